@@ -1,0 +1,45 @@
+// swift-tools-version: 6.2
+// SPDX-License-Identifier: Apache-2.0
+import PackageDescription
+
+// ASYNCJOBS_UCONTEXT=1 selects the portable ucontext switch instead of the assembly one.
+let useUcontext = Context.environment["ASYNCJOBS_UCONTEXT"] == "1"
+let contextDefines: [CSetting] = useUcontext ? [.define("AJCTX_USE_UCONTEXT")] : []
+
+let package = Package(
+    name: "swift-async-jobs",
+    products: [
+        .library(name: "AsyncJobs", targets: ["AsyncJobs"]),
+        .executable(name: "asyncjobs", targets: ["asyncjobs"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "_CJobContext", cSettings: contextDefines),
+        .target(name: "_CSystemShims"),
+        .target(
+            name: "AsyncJobs",
+            dependencies: ["_CJobContext", "_CSystemShims", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: [.strictMemorySafety()]
+        ),
+        .target(
+            name: "AsyncJobsExamples",
+            dependencies: ["AsyncJobs", .product(name: "SystemPackage", package: "swift-system")]
+        ),
+        .executableTarget(
+            name: "asyncjobs",
+            dependencies: [
+                "AsyncJobsExamples",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "JobContextTests", dependencies: ["_CJobContext"]),
+        .testTarget(
+            name: "AsyncJobsTests",
+            dependencies: ["AsyncJobs", "AsyncJobsExamples", .product(name: "SystemPackage", package: "swift-system")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: Apache-2.0
+// The per-job record and the switch into and out of it: the only place besides PoolCore.swift
+// that touches job memory directly.
+//
+// Layout of one allocation: [_ajctx_job, padded to 64 bytes][JobRecord]. The memory is
+// type-stable: a record is never returned to malloc, only to a process-wide free list
+// (RecordRecycler), and its generation grows on every reuse. A stale handle therefore always
+// reads a valid record and detects the mismatch, instead of touching freed memory.
+//
+// Hot-path rule: no ARC, locks or syscalls between `start`/`resume` and the switch, or between
+// `pause` and the switch. Fields are plain values in raw memory, so no dynamic exclusivity
+// checks either.
+import Glibc
+import Synchronization
+import SystemPackage
+import _CJobContext
+
+/// Lifecycle of a job record.
+enum JobState: UInt8 {
+    /// In the pool's free list (or recycled), no job on it.
+    case idle
+    /// Switched to; its code is executing (or it is the one that resumed... nothing: one per thread).
+    case running
+    /// Suspended in `pause`, waiting for `resume`.
+    case paused
+    /// Its body returned; the resumer is about to recycle it.
+    case finished
+}
+
+/// Type-erased job body: runs on the job's stack and delivers a typed result.
+protocol JobBody {
+    func run(in slot: JobSlot)
+}
+
+/// A job body returning `Value` or throwing `Failure`.
+struct TypedJobBody<Value, Failure: Error>: JobBody {
+    let body: () throws(Failure) -> Value
+
+    func run(in slot: JobSlot) {
+        let result: Result<Value, Failure>
+        do throws(Failure) {
+            result = .success(try body())
+        } catch {
+            result = .failure(error)
+        }
+        slot.deliver(result)
+    }
+}
+
+/// The fields Swift keeps per job, next to the C `_ajctx_job`. Only reached through `JobSlot`.
+@unsafe struct JobRecord {
+    var state: JobState = .idle
+    var cancelRequested = false
+    var blockCount: Int32 = 0
+    var generation: UInt64 = 0
+    /// The pool that owns the job (and so the thread); nil while recycled.
+    var pool: PoolHandle?
+    /// Next record in the pool's free list, or in the recycler's list.
+    var nextFree: JobSlot?
+    /// Neighbours in the pool's list of all its records.
+    var previousInPool: JobSlot?
+    var nextInPool: JobSlot?
+    /// The stack and the allocator to give it back to; nil while recycled.
+    var stack: StackMemory?
+    var allocator: (any StackAllocator)?
+    /// The body of a job that has not started yet.
+    var body: (any JobBody)?
+    /// Where the current resumer wants the result (an `Optional<Result<V, F>>` on its stack).
+    var resultPointer: UnsafeMutableRawPointer?
+    var waitContext: WaitContext?
+}
+
+/// A reference to one job record.
+///
+/// Invariant: `machine` points at a live allocation laid out as described at the top of this file;
+/// such allocations are never freed, so every `JobSlot` ever made stays dereferenceable.
+@safe struct JobSlot: Hashable, @unchecked Sendable {
+    let machine: UnsafeMutablePointer<_ajctx_job>
+
+    static let recordOffset = unsafe (MemoryLayout<_ajctx_job>.size + 63) & ~63
+    static let allocationSize = unsafe recordOffset + MemoryLayout<JobRecord>.size
+    static let canaryBytes = 16
+
+    init(machine: UnsafeMutablePointer<_ajctx_job>) {
+        unsafe self.machine = machine
+    }
+
+    var record: UnsafeMutablePointer<JobRecord> {
+        unsafe (UnsafeMutableRawPointer(machine) + JobSlot.recordOffset).assumingMemoryBound(to: JobRecord.self)
+    }
+
+    /// The job running on this thread, if any.
+    @inline(__always)
+    static var current: JobSlot? {
+        guard let machine = unsafe _ajctx_current() else { return nil }
+        return unsafe JobSlot(machine: machine)
+    }
+
+    /// A new record with no stack, state idle.
+    static func allocate() -> JobSlot {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: allocationSize, alignment: 64)
+        let machine = unsafe raw.bindMemory(to: _ajctx_job.self, capacity: 1)
+        unsafe machine.initialize(to: _ajctx_job())
+        unsafe machine.pointee.wake_fd = -1
+        let slot = unsafe JobSlot(machine: machine)
+        unsafe (raw + recordOffset).bindMemory(to: JobRecord.self, capacity: 1).initialize(to: JobRecord())
+        return slot
+    }
+
+    // MARK: Fields
+
+    var state: JobState {
+        get { unsafe record.pointee.state }
+        nonmutating set { unsafe record.pointee.state = newValue }
+    }
+    var generation: UInt64 {
+        get { unsafe record.pointee.generation }
+        nonmutating set { unsafe record.pointee.generation = newValue }
+    }
+    var cancelRequested: Bool {
+        get { unsafe record.pointee.cancelRequested }
+        nonmutating set { unsafe record.pointee.cancelRequested = newValue }
+    }
+    var blockCount: Int32 {
+        get { unsafe record.pointee.blockCount }
+        nonmutating set { unsafe record.pointee.blockCount = newValue }
+    }
+    var pool: PoolHandle? {
+        get { unsafe record.pointee.pool }
+        nonmutating set { unsafe record.pointee.pool = newValue }
+    }
+    var nextFree: JobSlot? {
+        get { unsafe record.pointee.nextFree }
+        nonmutating set { unsafe record.pointee.nextFree = newValue }
+    }
+    var previousInPool: JobSlot? {
+        get { unsafe record.pointee.previousInPool }
+        nonmutating set { unsafe record.pointee.previousInPool = newValue }
+    }
+    var nextInPool: JobSlot? {
+        get { unsafe record.pointee.nextInPool }
+        nonmutating set { unsafe record.pointee.nextInPool = newValue }
+    }
+    var stack: StackMemory? { unsafe record.pointee.stack }
+    var waitContext: WaitContext? {
+        get { unsafe record.pointee.waitContext }
+        nonmutating set { unsafe record.pointee.waitContext = newValue }
+    }
+    var hasWaitContext: Bool { unsafe record.pointee.waitContext != nil }
+
+    /// Usable stack bytes below the record's first frame (what the job's code can use).
+    var usableStackBytes: Int { unsafe Int(machine.pointee.stack_size) }
+
+    /// An opaque address identifying the job while it exists (the C handle).
+    var address: UnsafeMutableRawPointer { unsafe UnsafeMutableRawPointer(machine) }
+
+    static func from(address: UnsafeRawPointer) -> JobSlot {
+        unsafe JobSlot(machine: UnsafeMutableRawPointer(mutating: address).assumingMemoryBound(to: _ajctx_job.self))
+    }
+
+    // MARK: Stack
+
+    /// Gives the record a stack. The lowest `canaryBytes` hold the canary checked at every pause
+    /// and finish; the job's frames use the rest.
+    func attach(stack: StackMemory, allocator: any StackAllocator) {
+        unsafe record.pointee.stack = stack
+        unsafe record.pointee.allocator = allocator
+        unsafe machine.pointee.stack_low = UnsafeMutableRawPointer(stack.base + JobSlot.canaryBytes)
+        unsafe machine.pointee.stack_size = stack.byteCount - JobSlot.canaryBytes
+        writeCanary()
+    }
+
+    /// Takes the stack away and returns it to its allocator; also closes the first-design wake fd.
+    func detachStack() {
+        unsafe _ajctx_release(machine)
+        if let stack = unsafe record.pointee.stack, let allocator = unsafe record.pointee.allocator {
+            allocator.deallocateStack(stack)
+        }
+        unsafe record.pointee.stack = nil
+        unsafe record.pointee.allocator = nil
+        unsafe machine.pointee.stack_low = nil
+        unsafe machine.pointee.stack_size = 0
+        let fd = unsafe _ajctx_load_wake_fd(machine)
+        if fd >= 0 {
+            EventCounter.close(.init(rawValue: fd))
+            unsafe machine.pointee.wake_fd = -1
+        }
+    }
+
+    private var canaryValue: UInt64 {
+        0x5AF3_1C0D_E5CA_7A11 ^ UInt64(UInt(bitPattern: unsafe machine))
+    }
+
+    private func writeCanary() {
+        guard let base = unsafe record.pointee.stack?.base else { return }
+        unsafe base.storeBytes(of: canaryValue, as: UInt64.self)
+        unsafe (base + 8).storeBytes(of: ~canaryValue, as: UInt64.self)
+    }
+
+    /// Whether the canary below the job's frames is intact.
+    var canaryIntact: Bool {
+        guard let base = unsafe record.pointee.stack?.base else { return true }
+        let low = unsafe base.load(as: UInt64.self)
+        let high = unsafe (base + 8).load(as: UInt64.self)
+        return low == canaryValue && high == ~canaryValue
+    }
+
+    /// Stops the process with a clear message if the job overran its stack.
+    @inline(__always)
+    func checkCanary() {
+        if !canaryIntact { StackOverflowReport.canaryOverwritten(self) }
+    }
+
+    // MARK: Running
+
+    /// Sets up a fresh first frame that will run `body`.
+    func prepare(body: any JobBody) {
+        unsafe record.pointee.body = body
+        unsafe machine.pointee.entry = jobEntry
+        unsafe _ajctx_prepare(machine)
+    }
+
+    /// Switches into the job until it pauses or finishes. Returns its result if it finished
+    /// during this call, nil if it paused.
+    @inline(__always)
+    func run<Value, Failure>(returning: Result<Value, Failure>.Type) -> Result<Value, Failure>? {
+        var result: Result<Value, Failure>? = nil
+        unsafe withUnsafeMutablePointer(to: &result) { pointer in
+            unsafe record.pointee.resultPointer = UnsafeMutableRawPointer(pointer)
+            unsafe record.pointee.state = .running
+            unsafe _ajctx_set_current(machine)
+            unsafe _ajctx_resume(machine)
+            _ajctx_set_current(nil)
+        }
+        return result
+    }
+
+    /// Switches into a job whose result nobody wants (cancellation without the job's types).
+    func runDiscardingResult() {
+        unsafe record.pointee.resultPointer = nil
+        unsafe record.pointee.state = .running
+        unsafe _ajctx_set_current(machine)
+        unsafe _ajctx_resume(machine)
+        _ajctx_set_current(nil)
+    }
+
+    // MARK: First-design wake descriptor
+
+    /// The job's wake descriptor if it has been created.
+    var existingWakeFD: FileDescriptor? {
+        let fd = unsafe _ajctx_load_wake_fd(machine)
+        return fd >= 0 ? FileDescriptor(rawValue: fd) : nil
+    }
+
+    /// The job's wake descriptor, created on first use (safe against a concurrent first use).
+    func wakeFD() throws(AsyncJobError) -> FileDescriptor {
+        if let fd = existingWakeFD { return fd }
+        switch EventCounter.make() {
+        case .failure(let errno):
+            throw AsyncJobError(.waitDescriptorUnavailable, underlying: errno)
+        case .success(let fd):
+            let winner = unsafe _ajctx_publish_wake_fd(machine, fd.rawValue)
+            if winner != fd.rawValue { EventCounter.close(fd) }
+            return FileDescriptor(rawValue: winner)
+        }
+    }
+
+    /// From inside the job: switches back to the resumer until resumed.
+    @inline(__always)
+    func suspend() {
+        unsafe _ajctx_suspend(machine)
+    }
+
+    /// On the job's stack: stores the body's result where the current resumer asked for it.
+    func deliver<Value, Failure>(_ result: Result<Value, Failure>) {
+        guard let pointer = unsafe record.pointee.resultPointer else { return }
+        unsafe pointer.assumingMemoryBound(to: Optional<Result<Value, Failure>>.self).pointee = result
+    }
+
+    /// On the job's stack: runs the body. Kept out of line so that no Swift reference of the
+    /// body's frames survives into the final switch.
+    @inline(never)
+    func runBody() {
+        if let body = unsafe record.pointee.body.take() {
+            body.run(in: self)
+        }
+        checkCanary()
+        unsafe record.pointee.state = .finished
+    }
+}
+
+/// First Swift code on every job stack; leaves through `_ajctx_exit`.
+private let jobEntry: @convention(c) (UnsafeMutablePointer<_ajctx_job>) -> Void = { machine in
+    unsafe JobSlot(machine: machine).runBody()
+    unsafe _ajctx_exit(machine)
+}
+
+/// Process-wide store of job records whose pool is gone, for reuse by any thread's pool.
+enum RecordRecycler {
+    private struct List: @unchecked Sendable {
+        var head: JobSlot?
+    }
+    private static let list = Mutex(List())
+
+    /// A recycled record, or a new one.
+    static func take() -> JobSlot {
+        if let slot = list.withLock({ list -> JobSlot? in
+            guard let head = list.head else { return nil }
+            list.head = head.nextFree
+            return head
+        }) {
+            slot.nextFree = nil
+            return slot
+        }
+        return JobSlot.allocate()
+    }
+
+    /// Gives back a record whose stack is detached; its generation moves on so old handles fail.
+    static func give(_ slot: JobSlot) {
+        slot.generation &+= 1
+        slot.state = .idle
+        slot.pool = nil
+        slot.previousInPool = nil
+        slot.nextInPool = nil
+        list.withLock { list in
+            slot.nextFree = list.head
+            list.head = slot
+        }
+    }
+}
+
+/// Reports a job that overran its stack, then aborts: the job's frames and whatever lay below
+/// them can no longer be trusted.
+enum StackOverflowReport {
+    static func canaryOverwritten(_ slot: JobSlot) -> Never {
+        let address = unsafe slot.address
+        let message = "swift-async-jobs: job \(address) overflowed its \(slot.usableStackBytes)-byte stack "
+            + "(stack canary overwritten). Give the pool larger stacks: JobPool.configure(stackSize:) "
+            + "or SAJ_set_stack_size().\n"
+        StandardError.write(message)
+        abort()
+    }
+}

@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: Apache-2.0
+// The per-thread pool's state, in raw memory reached through the C thread-local
+// `_ajctx_tls_pool`. Raw memory rather than a class: the pool is touched on every start and
+// finish, and a class's stored properties would pay for dynamic exclusivity checks and ARC there.
+//
+// Invariants: a pool is used only by the thread whose `_ajctx_tls_pool` points at it;
+// `total == idle + (records in use)`; every record with `pool == self` is on the `all` list, and
+// exactly the idle ones are on the `free` list.
+import _CJobContext
+
+/// State of one thread's job pool.
+struct PoolCore {
+    /// Idle records, most recently used first (their stacks are warm).
+    var free: JobSlot?
+    /// Every record of the pool, for cleanup.
+    var all: JobSlot?
+    /// Records owned: idle plus in use.
+    var total = 0
+    /// Records on the free list.
+    var idle = 0
+    /// Upper bound on `total`; 0 means no limit.
+    var maxSize = 0
+    /// Usable stack size of new records (including the canary).
+    var stackByteCount: Int
+    /// Where stacks come from.
+    var allocator: any StackAllocator
+}
+
+/// A reference to one thread's pool.
+///
+/// Invariant: `core` points at an initialized `PoolCore` until `destroy()`; only the owning
+/// thread dereferences it.
+@safe struct PoolHandle: Hashable, @unchecked Sendable {
+    let core: UnsafeMutablePointer<PoolCore>
+
+    /// The calling thread's pool, if it has one.
+    @inline(__always)
+    static var current: PoolHandle? {
+        guard let raw = unsafe _ajctx_pool() else { return nil }
+        return unsafe PoolHandle(core: raw.assumingMemoryBound(to: PoolCore.self))
+    }
+
+    /// Creates a pool and makes it the calling thread's.
+    static func install(stackByteCount: Int, allocator: any StackAllocator) -> PoolHandle {
+        let core = UnsafeMutablePointer<PoolCore>.allocate(capacity: 1)
+        unsafe core.initialize(to: PoolCore(stackByteCount: stackByteCount, allocator: allocator))
+        unsafe _ajctx_set_pool(UnsafeMutableRawPointer(core))
+        unsafe ThreadExitHook.register(UnsafeMutableRawPointer(core))
+        return unsafe PoolHandle(core: core)
+    }
+
+    init(core: UnsafeMutablePointer<PoolCore>) {
+        unsafe self.core = core
+    }
+
+    /// The pool behind a thread-exit callback's pointer.
+    static func from(_ raw: UnsafeMutableRawPointer) -> PoolHandle {
+        unsafe PoolHandle(core: raw.assumingMemoryBound(to: PoolCore.self))
+    }
+
+    /// Frees the pool's own memory and detaches it from the calling thread. Its records must
+    /// already be gone.
+    func destroy() {
+        if unsafe _ajctx_pool() == UnsafeMutableRawPointer(core) {
+            _ajctx_set_pool(nil)
+            ThreadExitHook.unregister()
+        }
+        unsafe core.deinitialize(count: 1)
+        unsafe core.deallocate()
+    }
+
+    var total: Int { unsafe core.pointee.total }
+    var idle: Int { unsafe core.pointee.idle }
+    var maxSize: Int {
+        get { unsafe core.pointee.maxSize }
+        nonmutating set { unsafe core.pointee.maxSize = newValue }
+    }
+    var stackByteCount: Int {
+        get { unsafe core.pointee.stackByteCount }
+        nonmutating set { unsafe core.pointee.stackByteCount = newValue }
+    }
+    var allocator: any StackAllocator {
+        get { unsafe core.pointee.allocator }
+        nonmutating set { unsafe core.pointee.allocator = newValue }
+    }
+
+    /// Whether another record may be made without passing `maxSize`.
+    var canGrow: Bool {
+        let max = unsafe core.pointee.maxSize
+        let total = unsafe core.pointee.total
+        return max == 0 || total < max
+    }
+
+    /// Takes the most recently used idle record.
+    @inline(__always)
+    func popFree() -> JobSlot? {
+        guard let slot = unsafe core.pointee.free else { return nil }
+        unsafe core.pointee.free = slot.nextFree
+        unsafe core.pointee.idle -= 1
+        return slot
+    }
+
+    /// Puts an idle record back on the free list.
+    @inline(__always)
+    func pushFree(_ slot: JobSlot) {
+        slot.nextFree = unsafe core.pointee.free
+        unsafe core.pointee.free = slot
+        unsafe core.pointee.idle += 1
+    }
+
+    /// Takes a specific idle record off the free list (when shrinking the pool).
+    func removeFree(_ slot: JobSlot) {
+        var previous: JobSlot? = nil
+        var cursor = unsafe core.pointee.free
+        while let current = cursor {
+            if current == slot {
+                if let previous { previous.nextFree = current.nextFree } else { unsafe core.pointee.free = current.nextFree }
+                current.nextFree = nil
+                unsafe core.pointee.idle -= 1
+                return
+            }
+            previous = current
+            cursor = current.nextFree
+        }
+    }
+
+    /// Adds a new record (in use, not free) to the pool's list.
+    func adopt(_ slot: JobSlot) {
+        slot.pool = self
+        slot.previousInPool = nil
+        slot.nextInPool = unsafe core.pointee.all
+        unsafe core.pointee.all?.previousInPool = slot
+        unsafe core.pointee.all = slot
+        unsafe core.pointee.total += 1
+    }
+
+    /// Removes a record from the pool's list (it must not be on the free list).
+    func disown(_ slot: JobSlot) {
+        if let previous = slot.previousInPool { previous.nextInPool = slot.nextInPool } else { unsafe core.pointee.all = slot.nextInPool }
+        slot.nextInPool?.previousInPool = slot.previousInPool
+        slot.previousInPool = nil
+        slot.nextInPool = nil
+        unsafe core.pointee.total -= 1
+    }
+
+    /// Every record of the pool, idle or not.
+    var allSlots: [JobSlot] {
+        var result: [JobSlot] = []
+        var cursor = unsafe core.pointee.all
+        while let slot = cursor {
+            result.append(slot)
+            cursor = slot.nextInPool
+        }
+        return result
+    }
+}

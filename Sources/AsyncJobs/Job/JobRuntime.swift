@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: Apache-2.0
+// The job protocol shared by the Swift API and the C library: start, resume, pause, cancel and
+// the checks that decide whether a handle may be resumed. Returns outcomes as values; the Swift
+// API turns misuse into preconditions, the C library into OpenSSL's integers.
+import SystemPackage
+
+/// Why a handle may not be resumed.
+package enum ResumeRefusal: Equatable, Sendable {
+    /// The job finished or was cancelled; the handle is stale.
+    case stale
+    /// The job belongs to another thread's pool.
+    case wrongThread
+    /// A job is running on this thread (jobs do not nest).
+    case insideJob
+}
+
+/// One step of a job, as seen by whoever started or resumed it.
+package enum JobStep<Value, Failure: Error> {
+    case finished(Result<Value, Failure>)
+    case paused(JobReference)
+    case noJobsAvailable
+    case insideJob
+}
+
+/// The operations behind ``AsyncJob``, ``PausedJob`` and the C library.
+package enum JobRuntime {
+    /// Starts `body` as a job on the calling thread's pool (created on first use).
+    /// - Throws: ``AsyncJobError`` when a new job's stack cannot be allocated.
+    @inline(__always)
+    package static func start<Value, Failure: Error>(
+        waitContext: WaitContext?, _ body: @escaping () throws(Failure) -> Value
+    ) throws(AsyncJobError) -> JobStep<Value, Failure> {
+        if JobSlot.current != nil { return .insideJob }
+        let pool = PoolHandle.current ?? JobPool.installDefaultPool()
+        guard let slot = try pool.acquire() else { return .noJobsAvailable }
+        if let waitContext { slot.waitContext = waitContext }
+        slot.prepare(body: TypedJobBody(body: body))
+        return complete(slot, pool: pool, slot.run(returning: Result<Value, Failure>.self))
+    }
+
+    /// Whether `job` may be resumed now, on this thread.
+    @inline(__always)
+    package static func refusal(toResume job: JobReference) -> ResumeRefusal? {
+        let slot = job.slot
+        if slot.generation != job.generation || slot.state != .paused { return .stale }
+        if JobSlot.current != nil { return .insideJob }
+        guard let pool = slot.pool, pool == PoolHandle.current else { return .wrongThread }
+        return nil
+    }
+
+    /// Resumes a paused job that `refusal(toResume:)` accepted.
+    @inline(__always)
+    package static func resume<Value, Failure: Error>(
+        _ job: JobReference, as: Result<Value, Failure>.Type
+    ) -> JobStep<Value, Failure> {
+        let slot = job.slot
+        return complete(slot, pool: slot.pool!, slot.run(returning: Result<Value, Failure>.self))
+    }
+
+    @inline(__always)
+    private static func complete<Value, Failure: Error>(
+        _ slot: JobSlot, pool: PoolHandle, _ result: Result<Value, Failure>?
+    ) -> JobStep<Value, Failure> {
+        guard let result else { return .paused(JobReference(slot: slot, generation: slot.generation)) }
+        pool.recycle(slot)
+        return .finished(result)
+    }
+
+    /// Suspends the running job until it is resumed.
+    /// - Returns: false, without suspending, outside a job, while pausing is blocked, or once
+    ///   the job is cancelled; false also when the job was cancelled while suspended.
+    @inline(__always)
+    package static func pause() -> Bool {
+        guard let slot = JobSlot.current else { return false }
+        if slot.blockCount != 0 || slot.cancelRequested { return false }
+        slot.checkCanary()
+        slot.state = .paused
+        slot.suspend()
+        // Resumed. The changes the application saw are now old news (SEMANTICS.md).
+        if slot.hasWaitContext { slot.waitContext?.resetChangesIfNeeded() }
+        return !slot.cancelRequested
+    }
+
+    /// Cancels a paused job that `refusal(toResume:)` accepted: resumes it with every pause
+    /// failing until its code returns, and discards its result.
+    package static func cancel(_ job: JobReference) {
+        let slot = job.slot
+        slot.cancelRequested = true
+        let pool = slot.pool!
+        while slot.state == .paused {
+            slot.runDiscardingResult()
+        }
+        pool.recycle(slot)
+    }
+
+    /// Blocks pausing for the running job (nested calls count); no effect outside a job.
+    package static func blockPause() {
+        guard let slot = JobSlot.current else { return }
+        slot.blockCount += 1
+    }
+
+    /// Undoes one `blockPause`.
+    /// - Returns: false if the running job had no block to undo (outside a job: true).
+    package static func unblockPause() -> Bool {
+        guard let slot = JobSlot.current else { return true }
+        guard slot.blockCount > 0 else { return false }
+        slot.blockCount -= 1
+        return true
+    }
+
+    /// The running job.
+    package static var current: JobReference? {
+        guard let slot = JobSlot.current else { return nil }
+        return JobReference(slot: slot, generation: slot.generation)
+    }
+}

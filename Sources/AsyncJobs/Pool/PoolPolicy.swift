@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+// How a thread's pool grows, shrinks, reuses and lets go of jobs. PoolCore.swift holds the
+// data; this file holds the decisions.
+import SystemPackage
+
+extension PoolHandle {
+    /// An idle job, or a new one if the pool may grow; nil when the pool is at its limit.
+    /// - Throws: ``AsyncJobError`` when a new job's stack cannot be allocated.
+    @inline(__always)
+    func acquire() throws(AsyncJobError) -> JobSlot? {
+        if let slot = popFree() { return slot }
+        guard canGrow else { return nil }
+        return try makeRecord()
+    }
+
+    /// Makes a new job with a stack; it is in use (not on the free list).
+    func makeRecord() throws(AsyncJobError) -> JobSlot {
+        let allocator = self.allocator
+        guard let stack = allocator.allocateStack(minimumByteCount: stackByteCount) else {
+            throw AsyncJobError(.stackAllocationFailed, underlying: Errno(rawValue: errnoValue()))
+        }
+        let slot = RecordRecycler.take()
+        slot.attach(stack: stack, allocator: allocator)
+        adopt(slot)
+        return slot
+    }
+
+    /// Returns a finished job to the pool, or lets it go if the pool is above its limit or its
+    /// stack no longer has the pool's size.
+    @inline(__always)
+    func recycle(_ slot: JobSlot) {
+        slot.generation &+= 1
+        slot.state = .idle
+        slot.blockCount = 0
+        slot.cancelRequested = false
+        if slot.hasWaitContext { slot.waitContext = nil }
+        if let fd = slot.existingWakeFD { EventCounter.drain(fd) }
+        let max = maxSize
+        if (max != 0 && total > max) || slot.stack?.byteCount != stackByteCount {
+            release(slot)
+        } else {
+            pushFree(slot)
+        }
+    }
+
+    /// Frees a job that is not on the free list: its stack goes back to its allocator, its record
+    /// to the recycler.
+    func release(_ slot: JobSlot) {
+        disown(slot)
+        slot.detachStack()
+        RecordRecycler.give(slot)
+    }
+
+    /// Makes idle jobs until `count` jobs exist (or the limit is reached).
+    func prefill(to count: Int) throws(AsyncJobError) {
+        while total < count && canGrow {
+            let slot = try makeRecord()
+            slot.generation &+= 1
+            pushFree(slot)
+        }
+    }
+
+    /// Frees idle jobs until the pool is within its limit, and idle jobs whose stack size is
+    /// no longer the pool's.
+    func trim() {
+        for slot in allSlots where slot.state == .idle {
+            let overLimit = maxSize != 0 && total > maxSize
+            if overLimit || slot.stack?.byteCount != stackByteCount {
+                removeFree(slot)
+                release(slot)
+            }
+        }
+    }
+
+    /// Cancels every paused job and frees every job. Jobs paused in it are run to completion with
+    /// failing pauses, so their frames release what they hold.
+    /// - Returns: how many paused jobs were cancelled.
+    @discardableResult
+    func cancelAndFreeAll() -> Int {
+        var cancelled = 0
+        // Cancelling runs job code, which may start... nothing (no nesting) but may touch the
+        // pool's lists through finishing; take a snapshot each round.
+        while let slot = allSlots.first(where: { $0.state == .paused }) {
+            JobRuntime.cancel(JobReference(slot: slot, generation: slot.generation))
+            cancelled += 1
+        }
+        for slot in allSlots where slot.state == .idle {
+            removeFree(slot)
+            release(slot)
+        }
+        return cancelled
+    }
+
+    /// Paused jobs of the pool.
+    var pausedCount: Int { allSlots.count(where: { $0.state == .paused }) }
+}

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: Apache-2.0
+// One thin wrapper per system call the library makes. Each reads errno on the line after the
+// call, states its EINTR policy, and traps on errnos that can only come from a bug here.
+import Glibc
+import SystemPackage
+import _CSystemShims
+
+/// Memory mapping calls for job stacks.
+enum VirtualMemory {
+    /// The system page size (`sysconf(_SC_PAGESIZE)`), read once.
+    static let pageSize: Int = Int(sysconf(Int32(_SC_PAGESIZE)))
+
+    /// `mmap` of private anonymous read-write memory that charges no commit (`MAP_NORESERVE`) and
+    /// is marked as a stack (`MAP_STACK`). Never interrupted (no EINTR).
+    static func mapStack(byteCount: Int) -> Result<UnsafeMutableRawPointer, Errno> {
+        let address = unsafe mmap(
+            nil, byteCount, PROT_READ | PROT_WRITE,
+            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0)
+        let error = errno
+        guard let address = unsafe address, unsafe address != MAP_FAILED else {
+            return .failure(Errno(rawValue: error))
+        }
+        return unsafe .success(address)
+    }
+
+    /// `mprotect(PROT_NONE)`: turns the lowest bytes of a stack into a guard region.
+    static func protectNone(_ address: UnsafeMutableRawPointer, byteCount: Int) -> Result<Void, Errno> {
+        let result = unsafe mprotect(address, byteCount, PROT_NONE)
+        let error = errno
+        if result == 0 { return .success(()) }
+        precondition(error != EINVAL, "mprotect of a job stack guard page failed with EINVAL (misaligned address)")
+        return .failure(Errno(rawValue: error))
+    }
+
+    /// `munmap`. Fails only for arguments no caller here can produce, so failure traps.
+    static func unmap(_ address: UnsafeMutableRawPointer, byteCount: Int) {
+        let result = unsafe munmap(address, byteCount)
+        let error = errno
+        precondition(result == 0, "munmap of a job stack failed: errno \(error)")
+    }
+
+    /// `madvise(MADV_DONTNEED)`: returns the pages of a stack that went deep to the system.
+    static func discard(_ address: UnsafeMutableRawPointer, byteCount: Int) {
+        _ = unsafe madvise(address, byteCount, MADV_DONTNEED)
+    }
+}
+
+/// eventfd calls behind the first design's per-job wait fd and the engines' notification fds.
+enum EventCounter {
+    /// `eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)`.
+    static func make() -> Result<FileDescriptor, Errno> {
+        let fd = eventfd(0, Int32(EFD_NONBLOCK) | Int32(EFD_CLOEXEC))
+        let error = errno
+        if fd < 0 { return .failure(Errno(rawValue: error)) }
+        return .success(FileDescriptor(rawValue: fd))
+    }
+
+    /// Adds 1 to the counter, making the fd readable. Retries on EINTR; EAGAIN (counter at its
+    /// maximum) already means readable.
+    static func signal(_ fd: FileDescriptor) {
+        var one: UInt64 = 1
+        while true {
+            let written = unsafe write(fd.rawValue, &one, 8)
+            let error = errno
+            if written == 8 || error == EAGAIN { return }
+            if error == EINTR { continue }
+            precondition(error != EBADF && error != EFAULT, "eventfd write failed: errno \(error)")
+            return
+        }
+    }
+
+    /// Reads and resets the counter; returns the value read (0 if it was not readable).
+    /// Retries on EINTR.
+    @discardableResult
+    static func drain(_ fd: FileDescriptor) -> UInt64 {
+        var value: UInt64 = 0
+        while true {
+            let count = unsafe read(fd.rawValue, &value, 8)
+            let error = errno
+            if count == 8 { return value }
+            if error == EINTR { continue }
+            precondition(error != EBADF && error != EFAULT, "eventfd read failed: errno \(error)")
+            return 0
+        }
+    }
+
+    /// `close`, ignoring EINTR (Linux releases the fd before reporting it).
+    static func close(_ fd: FileDescriptor) {
+        _ = Glibc.close(fd.rawValue)
+    }
+}
+
+/// `pthread_key_*`: runs a destructor with the thread's pool when a thread exits.
+enum ThreadExitHook {
+    /// The key whose destructor frees a thread's pool; created once per process.
+    nonisolated(unsafe) private static var key: pthread_key_t = 0
+    private static let created: Bool = {
+        let result = unsafe pthread_key_create(&key) { pointer in
+            guard let pointer = unsafe pointer else { return }
+            JobPool.threadExited(unsafe PoolHandle.from(pointer))
+        }
+        precondition(result == 0, "pthread_key_create failed: \(result) (the process is out of thread keys)")
+        return true
+    }()
+
+    /// Arranges for `JobPool.threadExited` when this thread exits.
+    static func register(_ pointer: UnsafeMutableRawPointer) {
+        _ = created
+        _ = unsafe pthread_setspecific(key, pointer)
+    }
+
+    /// Cancels the arrangement (the pool was cleaned up explicitly).
+    static func unregister() {
+        _ = created
+        _ = unsafe pthread_setspecific(key, nil)
+    }
+}
+
+/// Unbuffered writes to standard error, for reports made just before the process aborts.
+enum StandardError {
+    static func write(_ message: String) {
+        var message = message
+        message.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = unsafe Glibc.write(2, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 && errno == EINTR { continue }
+                if written <= 0 { return }
+                offset += written
+            }
+        }
+    }
+}

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: Apache-2.0
+// A job's wait context: the file descriptors (or the callback) through which engines tell the
+// application that a paused job can continue, with OpenSSL 3's exact bookkeeping rules
+// (SEMANTICS.md, "ASYNC_WAIT_CTX").
+//
+// Invariants: `entries` is in insertion order (APIs report newest first); an entry is never both
+// `added` and `deleted` (clearing an added entry removes it); `hasChanges` is true whenever some
+// entry is added or deleted.
+import Synchronization
+import SystemPackage
+
+/// The file descriptors and callback through which engines signal that a paused job can go on.
+///
+/// Create one per session (for example per connection), pass it to ``AsyncJob/start(waitContext:_:)``,
+/// and watch the descriptors it reports, or set a ``callback``. Engines find it from inside the job
+/// with ``AsyncJob/currentWaitContext``.
+///
+/// - Important: every method may be called from any thread; the descriptors are normally
+///   managed by the job's own thread, while engine threads read the callback and set the status.
+/// OpenSSL equivalent: `ASYNC_WAIT_CTX`.
+public final class WaitContext: Sendable {
+    /// Identifies the engine that owns a wait descriptor; unique to that engine.
+    public struct Key: Hashable, Sendable {
+        let base: any Hashable & Sendable
+
+        /// A key made of any hashable value, for example an engine object's `ObjectIdentifier`.
+        public init(_ base: some Hashable & Sendable) {
+            self.base = base
+        }
+
+        public static func == (lhs: Key, rhs: Key) -> Bool {
+            lhs.base.isEqual(to: rhs.base)
+        }
+
+        public func hash(into hasher: inout Hasher) {
+            base.hash(into: &hasher)
+        }
+    }
+
+    /// Called when the context is freed for each descriptor still set, so its engine can close it.
+    public typealias Cleanup = @Sendable (_ key: Key, _ fd: FileDescriptor, _ customData: (any Sendable)?) -> Void
+
+    /// A descriptor set under a key, with the data its engine attached.
+    public struct WaitDescriptor: Sendable {
+        /// The descriptor to wait on for readability.
+        public let fd: FileDescriptor
+        /// What the engine passed as custom data.
+        public let customData: (any Sendable)?
+    }
+
+    /// Descriptors added and removed since the context's change state was last reset (when a
+    /// paused job using it was resumed).
+    public struct Changes: Sendable, Equatable {
+        /// Added and not removed since, newest first.
+        public var added: [FileDescriptor]
+        /// Removed (and not added in the same period), newest first.
+        public var removed: [FileDescriptor]
+    }
+
+    /// An engine's report about its callback path.
+    /// OpenSSL equivalent: `ASYNC_STATUS_*`.
+    public struct Status: RawRepresentable, Hashable, Sendable {
+        public var rawValue: Int32
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+        /// The engine does not use the callback path (the initial value).
+        public static var unsupported: Status { Status(rawValue: 0) }
+        /// The request failed for good: clean up the session.
+        public static var error: Status { Status(rawValue: 1) }
+        /// The request was submitted: the callback will be called.
+        public static var ok: Status { Status(rawValue: 2) }
+        /// A transient problem (for example a full queue): resume the job to retry.
+        public static var eagain: Status { Status(rawValue: 3) }
+    }
+
+    /// A C callback and its argument, kept verbatim for the C library's `get_callback`.
+    package struct ForeignCallback: Sendable, Equatable {
+        package let function: UInt
+        package let argument: UInt
+        package init(function: UInt, argument: UInt) {
+            self.function = function
+            self.argument = argument
+        }
+    }
+
+    struct Entry {
+        let key: Key
+        let fd: FileDescriptor
+        let customData: (any Sendable)?
+        let cleanup: Cleanup?
+        var added: Bool
+        var deleted: Bool
+    }
+
+    struct State {
+        var entries: [Entry] = []
+        var callback: (@Sendable () -> Void)?
+        var foreignCallback: ForeignCallback?
+        var status: Status = .unsupported
+    }
+
+    let state = Mutex(State())
+    /// Whether some entry is added or deleted: lets a resume skip the lock when nothing changed.
+    let hasChanges = Atomic(false)
+
+    /// Creates a context with no descriptors, no callback and status ``Status/unsupported``.
+    /// OpenSSL equivalent: `ASYNC_WAIT_CTX_new()`.
+    public init() {}
+
+    deinit {
+        runCleanups()
+    }
+
+    // MARK: Descriptors
+
+    /// Associates `fd` with `key`. A key already present keeps its older entries; lookups and
+    /// ``clearWaitFD(forKey:)`` act on the newest.
+    ///
+    /// - Parameters:
+    ///   - fd: a descriptor that becomes readable when the job can continue.
+    ///   - key: the engine's own key.
+    ///   - customData: returned by ``waitDescriptor(forKey:)``.
+    ///   - cleanup: called when the context is freed (not when the entry is cleared).
+    /// OpenSSL equivalent: `ASYNC_WAIT_CTX_set_wait_fd()`.
+    public func setWaitFD(
+        _ fd: FileDescriptor, forKey key: Key, customData: (any Sendable)? = nil, cleanup: Cleanup? = nil
+    ) {
+        state.withLock { state in
+            state.entries.append(
+                Entry(key: key, fd: fd, customData: customData, cleanup: cleanup, added: true, deleted: false))
+        }
+        hasChanges.store(true, ordering: .releasing)
+    }
+
+    /// The newest descriptor set under `key` and not cleared, or nil.
+    /// OpenSSL equivalent: `ASYNC_WAIT_CTX_get_fd()`.
+    public func waitDescriptor(forKey key: Key) -> WaitDescriptor? {
+        state.withLock { state in
+            guard let entry = state.entries.last(where: { !$0.deleted && $0.key == key }) else { return nil }
+            return WaitDescriptor(fd: entry.fd, customData: entry.customData)
+        }
+    }
+
+    /// The newest descriptor set under `key`, or nil.
+    public func waitFD(forKey key: Key) -> FileDescriptor? {
+        waitDescriptor(forKey: key)?.fd
+    }
+
+    /// Every descriptor currently set, newest first.
+    /// OpenSSL equivalent: `ASYNC_WAIT_CTX_get_all_fds()`.
+    public var allWaitFDs: [FileDescriptor] {
+        state.withLock { state in state.entries.reversed().filter { !$0.deleted }.map(\.fd) }
+    }
+
+    /// How many descriptors are currently set.
+    public var waitFDCount: Int {
+        state.withLock { state in state.entries.count(where: { !$0.deleted }) }
+    }
+
+    /// Descriptors added and removed since the last reset. Reading resets nothing; the reset
+    /// happens when a paused job using this context is resumed.
+    /// OpenSSL equivalent: `ASYNC_WAIT_CTX_get_changed_fds()`.
+    public var changedWaitFDs: Changes {
+        state.withLock { state in
+            var changes = Changes(added: [], removed: [])
+            for entry in state.entries.reversed() {
+                if entry.added && !entry.deleted { changes.added.append(entry.fd) }
+                if entry.deleted && !entry.added { changes.removed.append(entry.fd) }
+            }
+            return changes
+        }
+    }
+
+    /// Removes the newest entry under `key` without calling its cleanup.
+    /// - Returns: false if no entry has that key.
+    /// OpenSSL equivalent: `ASYNC_WAIT_CTX_clear_fd()`.
+    @discardableResult
+    public func clearWaitFD(forKey key: Key) -> Bool {
+        let cleared = state.withLock { state -> Bool in
+            guard let index = state.entries.lastIndex(where: { !$0.deleted && $0.key == key }) else { return false }
+            if state.entries[index].added {
+                // Added and cleared within one period: it never existed as far as changes go.
+                state.entries.remove(at: index)
+            } else {
+                state.entries[index].deleted = true
+            }
+            return true
+        }
+        if cleared { hasChanges.store(true, ordering: .releasing) }
+        return cleared
+    }
+
+    /// Forgets the added and removed marks: called inside a resumed job before `pause` returns.
+    @inline(__always)
+    func resetChangesIfNeeded() {
+        guard hasChanges.load(ordering: .acquiring) else { return }
+        state.withLock { state in
+            state.entries.removeAll(where: \.deleted)
+            for index in state.entries.indices { state.entries[index].added = false }
+        }
+        hasChanges.store(false, ordering: .releasing)
+    }
+
+    /// Calls the cleanup of every live entry, newest first, and empties the context.
+    /// Freeing the context does the same.
+    /// OpenSSL equivalent: the cleanup calls of `ASYNC_WAIT_CTX_free()`.
+    public func runCleanups() {
+        let entries = state.withLock { state -> [Entry] in
+            let entries = state.entries
+            state.entries.removeAll()
+            return entries
+        }
+        for entry in entries.reversed() where !entry.deleted {
+            entry.cleanup?(entry.key, entry.fd, entry.customData)
+        }
+    }
+
+    // MARK: Callback and status
+
+    /// The engine's completion callback, or nil. Engines call it (from any thread, possibly an
+    /// interrupt or polling context) instead of signalling a descriptor; it must be short and
+    /// must not block.
+    /// OpenSSL equivalent: `ASYNC_WAIT_CTX_set_callback()` / `ASYNC_WAIT_CTX_get_callback()`.
+    public var callback: (@Sendable () -> Void)? {
+        get { state.withLock { $0.callback } }
+        set {
+            state.withLock { state in
+                state.callback = newValue
+                state.foreignCallback = nil
+            }
+        }
+    }
+
+    /// Sets a callback that the C library also reports verbatim.
+    package func setCallback(_ callback: (@Sendable () -> Void)?, foreign: ForeignCallback?) {
+        state.withLock { state in
+            state.callback = callback
+            state.foreignCallback = foreign
+        }
+    }
+
+    /// The C callback set through the C library, if that is how the callback was set.
+    package var foreignCallback: ForeignCallback? {
+        state.withLock { $0.foreignCallback }
+    }
+
+    /// Calls the callback if one is set.
+    /// - Returns: whether a callback was called.
+    @discardableResult
+    public func invokeCallback() -> Bool {
+        guard let callback = self.callback else { return false }
+        callback()
+        return true
+    }
+
+    /// The engine's status; the library never changes it.
+    /// OpenSSL equivalent: `ASYNC_WAIT_CTX_set_status()` / `ASYNC_WAIT_CTX_get_status()`.
+    public var status: Status {
+        get { state.withLock { $0.status } }
+        set { state.withLock { $0.status = newValue } }
+    }
+}
+
+extension Hashable {
+    fileprivate func isEqual(to other: any Hashable) -> Bool {
+        guard let other = other as? Self else { return false }
+        return self == other
+    }
+}

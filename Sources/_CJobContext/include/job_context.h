@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: Apache-2.0
+// swift-async-jobs: the machine-context layer. Creates a job's first frame and switches stacks;
+// holds no policy (no pools, no allocation, no errors). Swift owns every decision.
+//
+// Invariants:
+// - A `_ajctx_job` lives in memory that does not move while its job exists (never in a Swift
+//   class property: the caller's exclusivity access would stay open across the switch).
+// - `_ajctx_resume` is only called by the thread that owns the job, with no job running;
+//   `_ajctx_suspend` and `_ajctx_exit` only from inside that job.
+#ifndef AJCTX_JOB_CONTEXT_H
+#define AJCTX_JOB_CONTEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#pragma clang assume_nonnull begin
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// The machine state of one job: where each side's stack pointer is kept while it does not run,
+/// the job's Swift exclusivity access set while it is suspended, and the sanitizer bookkeeping.
+/// Swift treats it as opaque storage except for `owner` and `wake_fd`.
+typedef struct _ajctx_job {
+    /// Saved stack pointer of the job while it is suspended (or its fresh first frame).
+    void *_Nullable job_sp;
+    /// Saved stack pointer of whoever resumed the job, while the job runs.
+    void *_Nullable caller_sp;
+    /// The job's Swift exclusivity access set while suspended (swift_task_*ThreadLocalContext).
+    uintptr_t access_set[2];
+    /// Lowest usable byte of the job's stack and its usable size (for sanitizers and valgrind).
+    void *_Nullable stack_low;
+    size_t stack_size;
+    /// Called on the job's stack with this structure; must never return.
+    void (*_Nullable entry)(struct _ajctx_job *job);
+    /// The Swift object that owns this job (opaque to C).
+    void *_Nullable owner;
+    /// First-design wait fd (eventfd), -1 until created; published with `_ajctx_publish_wake_fd`.
+    int32_t wake_fd;
+    /// valgrind stack id, 0 when not registered.
+    uint32_t valgrind_id;
+    /// Sanitizer state: the job's TSan fiber, the resumer's TSan fiber, the resumer's ASan fake
+    /// stack and stack bounds (learned when the job is entered).
+    void *_Nullable tsan_fiber;
+    void *_Nullable tsan_caller;
+    void *_Nullable asan_fake_stack;
+    const void *_Nullable asan_caller_bottom;
+    size_t asan_caller_size;
+} _ajctx_job;
+
+/// Prepares `job` to run `job->entry` on the stack [`stack_low`, `stack_low + stack_size`) at its
+/// next `_ajctx_resume`. Any earlier frame on that stack is forgotten. Registers the stack with
+/// the sanitizers the first time.
+void _ajctx_prepare(_ajctx_job *job);
+
+/// Switches from the resumer into the job; returns when the job suspends or exits.
+/// Swaps the Swift exclusivity access set and informs ASan/TSan of the switch.
+void _ajctx_resume(_ajctx_job *job);
+
+/// Switches from the running job back to its resumer; returns when the job is resumed.
+void _ajctx_suspend(_ajctx_job *job);
+
+/// Leaves the job for good: its stack may be reused or freed once this switch completes.
+__attribute__((noreturn)) void _ajctx_exit(_ajctx_job *job);
+
+/// Releases what `_ajctx_prepare` registered for the stack (TSan fiber, valgrind id).
+void _ajctx_release(_ajctx_job *job);
+
+/// Publishes a newly created wake fd unless another thread published one first.
+/// Returns the fd that is now the job's (the caller closes its own if it lost the race).
+int32_t _ajctx_publish_wake_fd(_ajctx_job *job, int32_t fd);
+
+/// Reads the job's wake fd with acquire ordering (-1 if none).
+int32_t _ajctx_load_wake_fd(const _ajctx_job *job);
+
+/// 1 when switching uses the hand-written assembly, 0 when the ucontext fallback is built.
+int _ajctx_uses_assembly(void);
+
+/// Name of the switch implementation ("x86_64_sysv_elf", "arm64_aapcs_elf" or "ucontext").
+const char *_ajctx_implementation(void);
+
+/// The job running on this thread, or NULL. `initial-exec` keeps the access a single
+/// %fs-relative load even inside a shared library.
+extern _Thread_local _ajctx_job *_Nullable _ajctx_tls_current
+    __attribute__((tls_model("initial-exec")));
+/// The thread's job pool (an opaque Swift object), or NULL.
+extern _Thread_local void *_Nullable _ajctx_tls_pool
+    __attribute__((tls_model("initial-exec")));
+
+static inline _ajctx_job *_Nullable _ajctx_current(void) { return _ajctx_tls_current; }
+static inline void _ajctx_set_current(_ajctx_job *_Nullable job) { _ajctx_tls_current = job; }
+static inline void *_Nullable _ajctx_pool(void) { return _ajctx_tls_pool; }
+static inline void _ajctx_set_pool(void *_Nullable pool) { _ajctx_tls_pool = pool; }
+
+// ---- Bare switch, for the context tests and the benchmark floor only ----
+
+/// Builds a first frame below `stack_top` (aligned down to 16 bytes) that calls
+/// `entry(data)` when first switched to; returns the frame's stack pointer.
+void *_ajctx_make(void *stack_top, void (*entry)(void *_Nullable data));
+
+/// Saves the callee-saved state on the current stack, stores the stack pointer in `*save`,
+/// switches to the frame at `to` and passes `data` to it. Returns the `data` passed by whoever
+/// switches back. No sanitizer or exclusivity bookkeeping.
+void *_Nullable _ajctx_swap(void *_Nullable *_Nonnull save, void *to, void *_Nullable data);
+
+#ifdef __cplusplus
+}
+#endif
+
+#pragma clang assume_nonnull end
+
+#endif

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: Apache-2.0
+// The job-level switch: Swift exclusivity access sets, ASan/TSan fiber hooks and valgrind stack
+// registration wrapped around the bare `_ajctx_swap`, plus first-frame construction.
+// Everything here exists because Swift cannot do it: touch callee-saved registers, call the
+// sanitizer runtimes' C entry points, or use `_Thread_local` with the initial-exec model.
+#include "job_context.h"
+#include "job_context_layout.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define AJCTX_ASAN 1
+#endif
+#if __has_feature(thread_sanitizer)
+#define AJCTX_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define AJCTX_ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define AJCTX_TSAN 1
+#endif
+
+#if AJCTX_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#include <sanitizer/lsan_interface.h>
+#endif
+#if AJCTX_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define AJCTX_VALGRIND 1
+#endif
+#endif
+
+_Thread_local _ajctx_job *_ajctx_tls_current __attribute__((tls_model("initial-exec")));
+_Thread_local void *_ajctx_tls_pool __attribute__((tls_model("initial-exec")));
+
+// Swift's per-thread exclusivity access set must follow the job, not the thread: a job that
+// pauses inside an open access would otherwise leave it in the resumer's set (FIBERS.md).
+// These are exported by libswiftCore (runtime/Exclusivity.h) for Swift's own tasks. Weak, so
+// pure C users of this target (the context tests, the aarch64 test) link without the runtime.
+extern void swift_task_enterThreadLocalContext(char *state) __attribute__((weak));
+extern void swift_task_exitThreadLocalContext(char *state) __attribute__((weak));
+
+#if !defined(AJCTX_USE_UCONTEXT) && ((defined(__x86_64__) || defined(__aarch64__)) && defined(__ELF__))
+extern void _ajctx_trampoline(void);
+
+void *_ajctx_make(void *stack_top, void (*entry)(void *)) {
+    uintptr_t top = (uintptr_t)stack_top & ~(uintptr_t)15;
+    unsigned char *sp = (unsigned char *)(top - AJCTX_FRAME_SIZE);
+    memset(sp, 0, AJCTX_FRAME_SIZE);
+#if defined(__x86_64__)
+    // A new context starts with the creating thread's floating-point control state.
+    uint32_t mxcsr;
+    uint16_t fpucw;
+    __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
+    __asm__ volatile("fnstcw %0" : "=m"(fpucw));
+    memcpy(sp + AJCTX_FRAME_FPCTL, &mxcsr, 4);
+    memcpy(sp + AJCTX_FRAME_FPCTL + 4, &fpucw, 2);
+    void *entry_ptr = (void *)entry;
+    void *trampoline = (void *)&_ajctx_trampoline;
+    memcpy(sp + AJCTX_FRAME_R12, &entry_ptr, sizeof entry_ptr);
+    memcpy(sp + AJCTX_FRAME_RIP, &trampoline, sizeof trampoline);
+#else
+    uint64_t fpcr;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+    memcpy(sp + AJCTX_FRAME_FPCR, &fpcr, 8);
+    void *entry_ptr = (void *)entry;
+    void *trampoline = (void *)&_ajctx_trampoline;
+    memcpy(sp + AJCTX_FRAME_X19, &entry_ptr, sizeof entry_ptr);
+    memcpy(sp + AJCTX_FRAME_X30, &trampoline, sizeof trampoline);
+#endif
+    return sp;
+}
+
+int _ajctx_uses_assembly(void) { return 1; }
+const char *_ajctx_implementation(void) {
+#if defined(__x86_64__)
+    return "x86_64_sysv_elf";
+#else
+    return "arm64_aapcs_elf";
+#endif
+}
+#endif
+
+// Runs first on every job stack: completes the sanitizers' view of the switch, then calls the
+// job's entry, which leaves through _ajctx_exit and never comes back here.
+static void job_entry(void *data) {
+    _ajctx_job *job = data;
+#if AJCTX_ASAN
+    __sanitizer_finish_switch_fiber(NULL, &job->asan_caller_bottom, &job->asan_caller_size);
+#endif
+    job->entry(job);
+    __builtin_trap();
+}
+
+void _ajctx_prepare(_ajctx_job *job) {
+    unsigned char *top = (unsigned char *)job->stack_low + job->stack_size;
+#if AJCTX_ASAN
+    // A reused stack may still carry poisoned redzones of the frames of its previous job.
+    ASAN_UNPOISON_MEMORY_REGION(job->stack_low, job->stack_size);
+#endif
+#if AJCTX_TSAN
+    if (job->tsan_fiber == NULL) job->tsan_fiber = __tsan_create_fiber(0);
+#endif
+#if AJCTX_VALGRIND
+    if (job->valgrind_id == 0)
+        job->valgrind_id = VALGRIND_STACK_REGISTER(job->stack_low, top);
+#endif
+    job->access_set[0] = 0;
+    job->access_set[1] = 0;
+    job->job_sp = _ajctx_make(top, job_entry);
+}
+
+void _ajctx_release(_ajctx_job *job) {
+#if AJCTX_TSAN
+    if (job->tsan_fiber != NULL) {
+        __tsan_destroy_fiber(job->tsan_fiber);
+        job->tsan_fiber = NULL;
+    }
+#endif
+#if AJCTX_VALGRIND
+    if (job->valgrind_id != 0) {
+        VALGRIND_STACK_DEREGISTER(job->valgrind_id);
+        job->valgrind_id = 0;
+    }
+#endif
+    (void)job;
+}
+
+void _ajctx_resume(_ajctx_job *job) {
+    if (swift_task_enterThreadLocalContext) swift_task_enterThreadLocalContext((char *)job->access_set);
+#if AJCTX_TSAN
+    job->tsan_caller = __tsan_get_current_fiber();
+    __tsan_switch_to_fiber(job->tsan_fiber, 0);
+#endif
+#if AJCTX_ASAN
+    void *fake_stack = NULL;
+    __sanitizer_start_switch_fiber(&fake_stack, job->stack_low, job->stack_size);
+#endif
+    _ajctx_swap(&job->caller_sp, job->job_sp, job);
+#if AJCTX_ASAN
+    __sanitizer_finish_switch_fiber(fake_stack, NULL, NULL);
+#endif
+}
+
+void _ajctx_suspend(_ajctx_job *job) {
+    if (swift_task_exitThreadLocalContext) swift_task_exitThreadLocalContext((char *)job->access_set);
+#if AJCTX_TSAN
+    __tsan_switch_to_fiber(job->tsan_caller, 0);
+#endif
+#if AJCTX_ASAN
+    __sanitizer_start_switch_fiber(&job->asan_fake_stack, job->asan_caller_bottom, job->asan_caller_size);
+#endif
+    _ajctx_swap(&job->job_sp, job->caller_sp, job);
+#if AJCTX_ASAN
+    __sanitizer_finish_switch_fiber(job->asan_fake_stack, &job->asan_caller_bottom, &job->asan_caller_size);
+#endif
+}
+
+void _ajctx_exit(_ajctx_job *job) {
+    if (swift_task_exitThreadLocalContext) swift_task_exitThreadLocalContext((char *)job->access_set);
+#if AJCTX_TSAN
+    __tsan_switch_to_fiber(job->tsan_caller, 0);
+#endif
+#if AJCTX_ASAN
+    // NULL: this fiber's fake stack dies with it.
+    __sanitizer_start_switch_fiber(NULL, job->asan_caller_bottom, job->asan_caller_size);
+#endif
+    void *discarded;
+    _ajctx_swap(&discarded, job->caller_sp, job);
+    __builtin_trap();
+}
+
+int32_t _ajctx_publish_wake_fd(_ajctx_job *job, int32_t fd) {
+    int32_t expected = -1;
+    if (__atomic_compare_exchange_n(&job->wake_fd, &expected, fd, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return fd;
+    return expected;
+}
+
+int32_t _ajctx_load_wake_fd(const _ajctx_job *job) {
+    return __atomic_load_n(&job->wake_fd, __ATOMIC_ACQUIRE);
+}

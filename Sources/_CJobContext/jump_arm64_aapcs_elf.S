@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: Apache-2.0
+// Stack switch for AArch64, AAPCS64, ELF. Reference: Procedure Call Standard for the Arm 64-bit
+// Architecture, section 6.1.1 (x19-x28, x29 (fp), x30 (lr), sp and the low 64 bits of v8-v15 are
+// callee-saved) and 6.1.2 (FPCR's rounding and trap bits are preserved across calls).
+//
+// Frame of a suspended context (offsets from its saved sp, see job_context_layout.h):
+//   +0 x19 x20  +16 x21 x22  +32 x23 x24  +48 x25 x26  +64 x27 x28  +80 x29 x30
+//   +96 d8 d9  +112 d10 d11  +128 d12 d13  +144 d14 d15  +160 FPCR  (+168 unused)
+//
+// Deliberately not saved: caller-saved registers, the upper halves of v8-v15 (caller-saved),
+// FPSR (status flags), and the signal mask. FPCR is stored always but written only when it
+// differs (msr fpcr is serialising on many cores).
+// The switch leaves through `ret x30`: unlike x86 there is no return-stack penalty worth a `br`,
+// and under BTI a `br` to a return address (which carries no landing pad) would fault.
+#if defined(__aarch64__) && defined(__ELF__) && !defined(AJCTX_USE_UCONTEXT)
+
+#if defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT
+#define AJCTX_BTI_C hint #34
+#else
+#define AJCTX_BTI_C
+#endif
+
+    .text
+
+// void *_ajctx_swap(void **save /* x0 */, void *to /* x1 */, void *data /* x2 */)
+    .globl _ajctx_swap
+    .hidden _ajctx_swap
+    .type _ajctx_swap,%function
+    .p2align 4
+_ajctx_swap:
+    .cfi_startproc
+    AJCTX_BTI_C
+    // Save the callee-saved general and floating-point registers, and FPCR.
+    sub sp, sp, #176
+    .cfi_adjust_cfa_offset 176
+    stp x19, x20, [sp, #0]
+    stp x21, x22, [sp, #16]
+    stp x23, x24, [sp, #32]
+    stp x25, x26, [sp, #48]
+    stp x27, x28, [sp, #64]
+    stp x29, x30, [sp, #80]
+    stp d8, d9, [sp, #96]
+    stp d10, d11, [sp, #112]
+    stp d12, d13, [sp, #128]
+    stp d14, d15, [sp, #144]
+    mrs x9, fpcr
+    str x9, [sp, #160]
+    // Publish this context and adopt the other one.
+    mov x10, sp
+    str x10, [x0]
+    mov sp, x1
+    // Write FPCR only if the incoming value differs.
+    ldr x10, [sp, #160]
+    cmp x9, x10
+    b.ne .Lload_fpcr
+.Lfpcr_done:
+    ldp x19, x20, [sp, #0]
+    ldp x21, x22, [sp, #16]
+    ldp x23, x24, [sp, #32]
+    ldp x25, x26, [sp, #48]
+    ldp x27, x28, [sp, #64]
+    ldp x29, x30, [sp, #80]
+    ldp d8, d9, [sp, #96]
+    ldp d10, d11, [sp, #112]
+    ldp d12, d13, [sp, #128]
+    ldp d14, d15, [sp, #144]
+    add sp, sp, #176
+    // Hand `data` over as the return value, and as the first argument of a fresh context.
+    mov x0, x2
+    ret x30
+.Lload_fpcr:
+    msr fpcr, x10
+    b .Lfpcr_done
+    .cfi_endproc
+    .size _ajctx_swap,.-_ajctx_swap
+
+// First instruction of every new context, reached through the frame that _ajctx_make built:
+// x19 = entry function, x0 = data from the first switch. The entry never returns.
+    .globl _ajctx_trampoline
+    .hidden _ajctx_trampoline
+    .type _ajctx_trampoline,%function
+    .p2align 4
+_ajctx_trampoline:
+    .cfi_startproc
+    // No caller: unwinders and debuggers stop at this frame.
+    .cfi_undefined x30
+    AJCTX_BTI_C
+    mov x29, #0
+    mov x30, #0
+    blr x19
+    // The entry returned, which it must never do.
+    brk #0x1
+    .cfi_endproc
+    .size _ajctx_trampoline,.-_ajctx_trampoline
+
+#if defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT
+    // GNU property note: this object is BTI-compatible.
+    .pushsection .note.gnu.property, "a"
+    .p2align 3
+    .word 4
+    .word 16
+    .word 5
+    .asciz "GNU"
+    .word 0xc0000000
+    .word 4
+    .word 1
+    .word 0
+    .popsection
+#endif
+
+#endif
+
+#if defined(__aarch64__) && defined(__ELF__)
+    .section .note.GNU-stack,"",%progbits
+#endif

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: Apache-2.0
+// Stack switch for x86_64, System V ABI, ELF. Reference: System V AMD64 ABI 1.0, section 3.2.1
+// (registers rbx, rbp, r12-r15 and rsp are callee-saved; the control bits of MXCSR and the x87
+// control word are callee-saved too, section 3.2.3).
+//
+// Frame of a suspended context (offsets from its saved rsp, see job_context_layout.h):
+//   +0  MXCSR (32 bits) and x87 control word (16 bits)
+//   +8  r15   +16 r14   +24 r13   +32 r12   +40 rbx   +48 rbp
+//   +56 return address
+//
+// Deliberately not saved: caller-saved registers (the switch is an ordinary call to the C
+// compiler), the MXCSR status flags and x87 status/tag words (not callee-saved), AVX upper halves
+// (caller-saved), and the signal mask (a job shares its thread's mask, unlike ucontext).
+//
+// MXCSR and the x87 control word are always stored, but loaded only when the incoming context's
+// control bits differ from the current ones: ldmxcsr and fldcw are microcoded and cost more than
+// the rest of the switch, and contexts on one thread almost never differ.
+// The switch leaves through `jmp` to the saved return address rather than `ret`: returning to a
+// call site that is not on the return stack buffer mispredicts every time.
+#if defined(__x86_64__) && defined(__ELF__) && !defined(AJCTX_USE_UCONTEXT)
+
+#if defined(__CET__) && (__CET__ & 1)
+#define AJCTX_ENDBR endbr64
+#define AJCTX_NOTRACK notrack
+#else
+#define AJCTX_ENDBR
+#define AJCTX_NOTRACK
+#endif
+
+    .text
+
+// void *_ajctx_swap(void **save /* rdi */, void *to /* rsi */, void *data /* rdx */)
+    .globl _ajctx_swap
+    .hidden _ajctx_swap
+    .type _ajctx_swap,@function
+    .p2align 4
+_ajctx_swap:
+    .cfi_startproc
+    AJCTX_ENDBR
+    // Save the callee-saved integer registers; the return address is already on the stack.
+    pushq %rbp
+    .cfi_adjust_cfa_offset 8
+    pushq %rbx
+    .cfi_adjust_cfa_offset 8
+    pushq %r12
+    .cfi_adjust_cfa_offset 8
+    pushq %r13
+    .cfi_adjust_cfa_offset 8
+    pushq %r14
+    .cfi_adjust_cfa_offset 8
+    pushq %r15
+    .cfi_adjust_cfa_offset 8
+    // Save the floating-point control state, and keep its control bits for the comparison.
+    leaq -8(%rsp), %rsp
+    .cfi_adjust_cfa_offset 8
+    stmxcsr (%rsp)
+    fnstcw 4(%rsp)
+    movl (%rsp), %ecx
+    movzwl 4(%rsp), %r8d
+    // Publish this context and adopt the other one.
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    // Load MXCSR / x87 control word only if the incoming control bits differ (bits 6-15 of
+    // MXCSR are its control bits; 0-5 are sticky status flags).
+    xorl (%rsp), %ecx
+    testl $0xffc0, %ecx
+    jnz .Lload_mxcsr
+.Lmxcsr_done:
+    cmpw 4(%rsp), %r8w
+    jne .Lload_fpucw
+.Lfpucw_done:
+    // Restore the incoming context's integer registers.
+    movq 8(%rsp), %r15
+    movq 16(%rsp), %r14
+    movq 24(%rsp), %r13
+    movq 32(%rsp), %r12
+    movq 40(%rsp), %rbx
+    movq 48(%rsp), %rbp
+    movq 56(%rsp), %rcx
+    leaq 64(%rsp), %rsp
+    // Hand `data` over as the return value, and as the first argument of a fresh context.
+    movq %rdx, %rax
+    movq %rdx, %rdi
+    AJCTX_NOTRACK jmpq *%rcx
+.Lload_mxcsr:
+    ldmxcsr (%rsp)
+    jmp .Lmxcsr_done
+.Lload_fpucw:
+    fldcw 4(%rsp)
+    jmp .Lfpucw_done
+    .cfi_endproc
+    .size _ajctx_swap,.-_ajctx_swap
+
+// First instruction of every new context, reached through the frame that _ajctx_make built:
+// r12 = entry function, rdi = data from the first switch. The entry never returns.
+    .globl _ajctx_trampoline
+    .hidden _ajctx_trampoline
+    .type _ajctx_trampoline,@function
+    .p2align 4
+_ajctx_trampoline:
+    .cfi_startproc
+    // No caller: unwinders and debuggers stop at this frame.
+    .cfi_undefined rip
+    AJCTX_ENDBR
+    xorl %ebp, %ebp
+    callq *%r12
+    // The entry returned, which it must never do.
+    ud2
+    .cfi_endproc
+    .size _ajctx_trampoline,.-_ajctx_trampoline
+
+#endif
+
+#if defined(__x86_64__) && defined(__ELF__)
+    .section .note.GNU-stack,"",%progbits
+#endif
