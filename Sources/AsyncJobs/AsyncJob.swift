@@ -61,7 +61,7 @@ public enum AsyncJob {
     @discardableResult
     @inline(__always)
     public static func pause() -> Bool {
-        JobRuntime.pause()
+        JobRuntime.pause() == .resumed
     }
 
     /// Whether the running job has been cancelled (its handle was dropped or cancelled, or its

@@ -14,6 +14,18 @@ package enum ResumeRefusal: Equatable, Sendable {
     case insideJob
 }
 
+/// What a call to pause did.
+package enum PauseResult: Equatable, Sendable {
+    /// Suspended, then resumed normally.
+    case resumed
+    /// Not inside a job: nothing happened.
+    case notInJob
+    /// Pausing is blocked for the running job: nothing happened.
+    case blocked
+    /// The job is cancelled: it was not suspended, or it was resumed by its cancellation.
+    case cancelled
+}
+
 /// One step of a job, as seen by whoever started or resumed it.
 package enum JobStep<Value, Failure: Error> {
     case finished(Result<Value, Failure>)
@@ -58,7 +70,7 @@ package enum JobRuntime {
     }
 
     @inline(__always)
-    private static func complete<Value, Failure: Error>(
+    static func complete<Value, Failure: Error>(
         _ slot: JobSlot, pool: PoolHandle, _ result: Result<Value, Failure>?
     ) -> JobStep<Value, Failure> {
         guard let result else { return .paused(JobReference(slot: slot, generation: slot.generation)) }
@@ -67,18 +79,17 @@ package enum JobRuntime {
     }
 
     /// Suspends the running job until it is resumed.
-    /// - Returns: false, without suspending, outside a job, while pausing is blocked, or once
-    ///   the job is cancelled; false also when the job was cancelled while suspended.
     @inline(__always)
-    package static func pause() -> Bool {
-        guard let slot = JobSlot.current else { return false }
-        if slot.blockCount != 0 || slot.cancelRequested { return false }
+    package static func pause() -> PauseResult {
+        guard let slot = JobSlot.current else { return .notInJob }
+        if slot.blockCount != 0 { return .blocked }
+        if slot.cancelRequested { return .cancelled }
         slot.checkCanary()
         slot.state = .paused
         slot.suspend()
         // Resumed. The changes the application saw are now old news (SEMANTICS.md).
         if slot.hasWaitContext { slot.waitContext?.resetChangesIfNeeded() }
-        return !slot.cancelRequested
+        return slot.cancelRequested ? .cancelled : .resumed
     }
 
     /// Cancels a paused job that `refusal(toResume:)` accepted: resumes it with every pause
