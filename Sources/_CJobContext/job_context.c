@@ -50,6 +50,14 @@ _Thread_local void *_ajctx_tls_pool __attribute__((tls_model("initial-exec")));
 extern void swift_task_enterThreadLocalContext(char *state) __attribute__((weak));
 extern void swift_task_exitThreadLocalContext(char *state) __attribute__((weak));
 
+// Test hook: 0 turns the access-set swap off, so a regression test can show the crash it prevents.
+static int swap_access_sets = 1;
+void _ajctx_set_access_set_swapping(int enabled) { swap_access_sets = enabled; }
+#define AJCTX_ENTER_ACCESS_SET(job) \
+    if (swift_task_enterThreadLocalContext && swap_access_sets) swift_task_enterThreadLocalContext((char *)(job)->access_set)
+#define AJCTX_EXIT_ACCESS_SET(job) \
+    if (swift_task_exitThreadLocalContext && swap_access_sets) swift_task_exitThreadLocalContext((char *)(job)->access_set)
+
 #if !defined(AJCTX_USE_UCONTEXT) && ((defined(__x86_64__) || defined(__aarch64__)) && defined(__ELF__))
 extern void _ajctx_trampoline(void);
 
@@ -137,7 +145,7 @@ void _ajctx_release(_ajctx_job *job) {
 }
 
 void _ajctx_resume(_ajctx_job *job) {
-    if (swift_task_enterThreadLocalContext) swift_task_enterThreadLocalContext((char *)job->access_set);
+    AJCTX_ENTER_ACCESS_SET(job);
 #if AJCTX_TSAN
     job->tsan_caller = __tsan_get_current_fiber();
     __tsan_switch_to_fiber(job->tsan_fiber, 0);
@@ -153,7 +161,7 @@ void _ajctx_resume(_ajctx_job *job) {
 }
 
 void _ajctx_suspend(_ajctx_job *job) {
-    if (swift_task_exitThreadLocalContext) swift_task_exitThreadLocalContext((char *)job->access_set);
+    AJCTX_EXIT_ACCESS_SET(job);
 #if AJCTX_TSAN
     __tsan_switch_to_fiber(job->tsan_caller, 0);
 #endif
@@ -167,7 +175,7 @@ void _ajctx_suspend(_ajctx_job *job) {
 }
 
 void _ajctx_exit(_ajctx_job *job) {
-    if (swift_task_exitThreadLocalContext) swift_task_exitThreadLocalContext((char *)job->access_set);
+    AJCTX_EXIT_ACCESS_SET(job);
 #if AJCTX_TSAN
     __tsan_switch_to_fiber(job->tsan_caller, 0);
 #endif

@@ -74,6 +74,9 @@ int32_t _ajctx_publish_wake_fd(_ajctx_job *job, int32_t fd);
 /// Reads the job's wake fd with acquire ordering (-1 if none).
 int32_t _ajctx_load_wake_fd(const _ajctx_job *job);
 
+/// Test hook: 0 stops swapping Swift's exclusivity access sets (the default 1 swaps them).
+void _ajctx_set_access_set_swapping(int enabled);
+
 /// 1 when switching uses the hand-written assembly, 0 when the ucontext fallback is built.
 int _ajctx_uses_assembly(void);
 
