@@ -55,6 +55,12 @@ public final class WaitContext: Sendable {
         public var added: [FileDescriptor]
         /// Removed (and not added in the same period), newest first.
         public var removed: [FileDescriptor]
+
+        /// Creates a change report.
+        public init(added: [FileDescriptor], removed: [FileDescriptor]) {
+            self.added = added
+            self.removed = removed
+        }
     }
 
     /// An engine's report about its callback path.

@@ -85,6 +85,9 @@ struct TypedJobBody<Value, Failure: Error>: JobBody {
         unsafe self.machine = machine
     }
 
+    static func == (lhs: JobSlot, rhs: JobSlot) -> Bool { unsafe lhs.machine == rhs.machine }
+    func hash(into hasher: inout Hasher) { unsafe hasher.combine(machine) }
+
     var record: UnsafeMutablePointer<JobRecord> {
         unsafe (UnsafeMutableRawPointer(machine) + JobSlot.recordOffset).assumingMemoryBound(to: JobRecord.self)
     }
@@ -333,7 +336,7 @@ enum RecordRecycler {
 /// them can no longer be trusted.
 enum StackOverflowReport {
     static func canaryOverwritten(_ slot: JobSlot) -> Never {
-        let address = unsafe slot.address
+        let address = unsafe String(describing: slot.address)
         let message = "swift-async-jobs: job \(address) overflowed its \(slot.usableStackBytes)-byte stack "
             + "(stack canary overwritten). Give the pool larger stacks: JobPool.configure(stackSize:) "
             + "or SAJ_set_stack_size().\n"

@@ -53,6 +53,9 @@ struct PoolCore {
         unsafe self.core = core
     }
 
+    static func == (lhs: PoolHandle, rhs: PoolHandle) -> Bool { unsafe lhs.core == rhs.core }
+    func hash(into hasher: inout Hasher) { unsafe hasher.combine(core) }
+
     /// The pool behind a thread-exit callback's pointer.
     static func from(_ raw: UnsafeMutableRawPointer) -> PoolHandle {
         unsafe PoolHandle(core: raw.assumingMemoryBound(to: PoolCore.self))

@@ -12,6 +12,6 @@ package enum ContextTestHooks {
 
     /// The name of the switch implementation in this build.
     package static var implementation: String {
-        String(cString: unsafe _ajctx_implementation())
+        unsafe String(cString: _ajctx_implementation())
     }
 }

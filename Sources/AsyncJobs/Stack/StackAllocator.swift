@@ -15,6 +15,15 @@
     /// Whether an inaccessible guard region sits directly below `base`.
     public let hasGuardPage: Bool
 
+    public static func == (lhs: StackMemory, rhs: StackMemory) -> Bool {
+        unsafe lhs.base == rhs.base && lhs.byteCount == rhs.byteCount && lhs.hasGuardPage == rhs.hasGuardPage
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        unsafe hasher.combine(base)
+        hasher.combine(byteCount)
+    }
+
     /// Describes memory that a custom allocator hands out.
     public init(base: UnsafeMutableRawPointer, byteCount: Int, hasGuardPage: Bool = false) {
         unsafe self.base = base

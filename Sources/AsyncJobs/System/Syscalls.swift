@@ -18,7 +18,7 @@ enum VirtualMemory {
             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0)
         let error = errno
         guard let address = unsafe address, unsafe address != MAP_FAILED else {
-            return .failure(Errno(rawValue: error))
+            return unsafe .failure(Errno(rawValue: error))
         }
         return unsafe .success(address)
     }
