@@ -68,48 +68,49 @@ public struct GuardedStackAllocator: StackAllocator {
     public func allocateStack(minimumByteCount: Int) -> StackMemory? {
         let page = VirtualMemory.pageSize
         let usable = (max(minimumByteCount, 1) + page - 1) / page * page
-        return StackChunks.store.withLock { unsafe $0.take(usable: usable, page: page) }
+        return StackChunks.store.withLock { $0.take(usable: usable, page: page) }
     }
 
     public func deallocateStack(_ stack: StackMemory) {
-        StackChunks.store.withLock { unsafe $0.give(stack) }
+        StackChunks.store.withLock { $0.give(stack) }
     }
 }
 
 /// The process-wide store behind ``GuardedStackAllocator``: per stack size, the stacks given
-/// back and the chunk stacks are being carved from.
+/// back and the chunk stacks are being carved from (addresses kept as integers).
 ///
-/// Invariant: every stack in a free list lies in a live chunk mapping, `[base - page, base)` is
-/// its guard page when `hasGuardPage`, and it is in no other list and not in use.
-@unsafe struct StackChunks: @unchecked Sendable {
-    static let store = Mutex(unsafe StackChunks())
+/// Invariant: every stack in a free list lies in a chunk mapping (never unmapped),
+/// `[base - page, base)` is its guard page when `hasGuardPage`, and it is in no other list and
+/// not in use.
+struct StackChunks: Sendable {
+    static let store = Mutex(StackChunks())
     /// Upper bound of one chunk's size; a chunk holds at least one stack.
     static let chunkBytes = 4 << 20
     static let maximumStacksPerChunk = 64
 
-    struct SizeClass {
+    struct SizeClass: Sendable {
         var free: [StackMemory] = []
-        /// Next uncarved slot of the current chunk, and its end.
-        var cursor: UnsafeMutableRawPointer? = nil
-        var end: UnsafeMutableRawPointer? = nil
+        /// Next uncarved slot of the current chunk, and the chunk's end (0: no chunk yet).
+        var cursor = 0
+        var end = 0
     }
     var classes: [Int: SizeClass] = [:]
 
     mutating func take(usable: Int, page: Int) -> StackMemory? {
-        if let stack = unsafe classes[usable]?.free.popLast() { return stack }
+        if let stack = classes[usable]?.free.popLast() { return stack }
         let slot = usable + page
-        var sizeClass = unsafe classes[usable] ?? SizeClass()
-        defer { unsafe classes[usable] = sizeClass }
-        if unsafe sizeClass.cursor == nil || sizeClass.cursor! + slot > sizeClass.end! {
+        var sizeClass = classes[usable] ?? SizeClass()
+        if sizeClass.cursor == 0 || sizeClass.cursor + slot > sizeClass.end {
             let count = max(1, min(StackChunks.maximumStacksPerChunk, StackChunks.chunkBytes / slot))
             guard case .success(let chunk) = unsafe VirtualMemory.mapStack(byteCount: count * slot) else {
                 return nil
             }
-            unsafe sizeClass.cursor = chunk
-            unsafe sizeClass.end = chunk + count * slot
+            sizeClass.cursor = Int(bitPattern: chunk)
+            sizeClass.end = sizeClass.cursor + count * slot
         }
-        let guardPage = unsafe sizeClass.cursor!
-        unsafe sizeClass.cursor = guardPage + slot
+        let guardPage = unsafe UnsafeMutableRawPointer(bitPattern: sizeClass.cursor)!
+        sizeClass.cursor += slot
+        classes[usable] = sizeClass
         // Past vm.max_map_count the guard cannot be made: the stack then has none (see above).
         let guarded: Bool
         if case .success = unsafe VirtualMemory.protectNone(guardPage, byteCount: page) { guarded = true } else { guarded = false }
@@ -117,6 +118,6 @@ public struct GuardedStackAllocator: StackAllocator {
     }
 
     mutating func give(_ stack: StackMemory) {
-        unsafe classes[stack.byteCount, default: SizeClass()].free.append(stack)
+        classes[stack.byteCount, default: SizeClass()].free.append(stack)
     }
 }
