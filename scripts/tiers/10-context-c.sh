@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The switch layer in plain C (no Swift): Tests/ContextC/switch_test.c against
 #   - the x86_64 assembly, natively (-O0 and -O2, and with -fcf-protection),
-#   - the ucontext fallback (-DAJCTX_USE_UCONTEXT), natively,
+#   - the ucontext fallback (-DAJCTX_USE_UCONTEXT), natively, and the assembly under ASan,
 #   - the aarch64 assembly and the aarch64 ucontext fallback, cross-built with Debian's
 #     aarch64-linux-gnu-gcc and run under qemu-aarch64-static (also a BTI/PAC build),
 # plus object checks: every .S emits .note.GNU-stack (no executable stacks) and the CET/BTI
@@ -40,6 +40,9 @@ variant x86_64-O0 "" "$native_cc" -O0
 variant x86_64-O2 "" "$native_cc" -O2
 variant x86_64-cet "" "$native_cc" -O2 -fcf-protection=full
 variant x86_64-ucontext "" "$native_cc" -O2 -DAJCTX_USE_UCONTEXT
+# ASan with fake stacks on: the job-level hooks (start/finish_switch_fiber) must hold up, and a
+# job's final exit must not write to its destroyed fake stack.
+variant x86_64-asan "env ASAN_OPTIONS=detect_stack_use_after_return=1" "$native_cc" -O1 -fsanitize=address -fuse-ld=lld
 variant arm64-O2 "${qemu[*]}" "$cross_cc" -O2
 variant arm64-bti "${qemu[*]}" "$cross_cc" -O2 -mbranch-protection=standard
 variant arm64-ucontext "${qemu[*]}" "$cross_cc" -O2 -DAJCTX_USE_UCONTEXT
