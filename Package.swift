@@ -26,7 +26,7 @@ let package = Package(
         ),
         .target(
             name: "AsyncJobsExamples",
-            dependencies: ["AsyncJobs", .product(name: "SystemPackage", package: "swift-system")]
+            dependencies: ["AsyncJobs", "_CSystemShims", .product(name: "SystemPackage", package: "swift-system")]
         ),
         .executableTarget(
             name: "asyncjobs",

@@ -31,4 +31,12 @@ struct ExampleTests {
         ])
         #expect(JobPool.statistics == nil)
     }
+
+    @Test func waitContextExamplePrintsItsTranscript() {
+        let transcript = Transcript()
+        let status = WaitContextExample.run(output: transcript.append)
+        #expect(status == 0)
+        #expect(transcript.lines == WaitContextExample.transcript)
+        #expect(JobPool.statistics == nil)
+    }
 }
