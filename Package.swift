@@ -11,6 +11,8 @@ let package = Package(
     products: [
         .library(name: "AsyncJobs", targets: ["AsyncJobs"]),
         .executable(name: "asyncjobs", targets: ["asyncjobs"]),
+        // The C library: OpenSSL's async.h API (SAJ_ symbols + <asyncjobs/async.h>), libAsyncJobsC.so.
+        .library(name: "AsyncJobsC", type: .dynamic, targets: ["AsyncJobsCompat"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -19,6 +21,12 @@ let package = Package(
     targets: [
         .target(name: "_CJobContext", cSettings: contextDefines),
         .target(name: "_CSystemShims"),
+        .target(name: "CAsyncJobsCompat"),
+        .target(
+            name: "AsyncJobsCompat",
+            dependencies: ["AsyncJobs", "CAsyncJobsCompat"],
+            swiftSettings: [.strictMemorySafety()]
+        ),
         .target(
             name: "AsyncJobs",
             dependencies: ["_CJobContext", "_CSystemShims", .product(name: "SystemPackage", package: "swift-system")],
@@ -35,7 +43,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "JobContextTests", dependencies: ["_CJobContext"]),
+        .target(name: "JobContextTestSupport", path: "Tests/JobContextTestSupport"),
+        .testTarget(name: "JobContextTests", dependencies: ["_CJobContext", "JobContextTestSupport"]),
         .testTarget(
             name: "AsyncJobsTests",
             dependencies: ["AsyncJobs", "AsyncJobsExamples", .product(name: "SystemPackage", package: "swift-system")]

@@ -53,10 +53,16 @@ extern void swift_task_exitThreadLocalContext(char *state) __attribute__((weak))
 // Test hook: 0 turns the access-set swap off, so a regression test can show the crash it prevents.
 static int swap_access_sets = 1;
 void _ajctx_set_access_set_swapping(int enabled) { swap_access_sets = enabled; }
-#define AJCTX_ENTER_ACCESS_SET(job) \
-    if (swift_task_enterThreadLocalContext && swap_access_sets) swift_task_enterThreadLocalContext((char *)(job)->access_set)
-#define AJCTX_EXIT_ACCESS_SET(job) \
-    if (swift_task_exitThreadLocalContext && swap_access_sets) swift_task_exitThreadLocalContext((char *)(job)->access_set)
+#define AJCTX_ENTER_ACCESS_SET(job)                                                                   \
+    do {                                                                                              \
+        if (swift_task_enterThreadLocalContext && swap_access_sets)                                   \
+            swift_task_enterThreadLocalContext((char *)(job)->access_set);                            \
+    } while (0)
+#define AJCTX_EXIT_ACCESS_SET(job)                                                                    \
+    do {                                                                                              \
+        if (swift_task_exitThreadLocalContext && swap_access_sets)                                    \
+            swift_task_exitThreadLocalContext((char *)(job)->access_set);                             \
+    } while (0)
 
 #if !defined(AJCTX_USE_UCONTEXT) && ((defined(__x86_64__) || defined(__aarch64__)) && defined(__ELF__))
 extern void _ajctx_trampoline(void);
@@ -174,6 +180,8 @@ void _ajctx_suspend(_ajctx_job *job) {
 #endif
 }
 
+static _Thread_local void *exit_discard_slot;
+
 void _ajctx_exit(_ajctx_job *job) {
     AJCTX_EXIT_ACCESS_SET(job);
 #if AJCTX_TSAN
@@ -183,8 +191,10 @@ void _ajctx_exit(_ajctx_job *job) {
     // NULL: this fiber's fake stack dies with it.
     __sanitizer_start_switch_fiber(NULL, job->asan_caller_bottom, job->asan_caller_size);
 #endif
-    void *discarded;
-    _ajctx_swap(&discarded, job->caller_sp, job);
+    // The dead job's stack pointer goes to a per-thread slot, never to a local: under ASan with
+    // detect_stack_use_after_return an address-taken local lives on the fake stack that the
+    // NULL start_switch_fiber above has just destroyed.
+    _ajctx_swap(&exit_discard_slot, job->caller_sp, job);
     __builtin_trap();
 }
 

@@ -43,6 +43,27 @@ _ajctx_swap:
     stp d10, d11, [sp, #112]
     stp d12, d13, [sp, #128]
     stp d14, d15, [sp, #144]
+    // Save slots relative to the CFA (sp + 176), for unwinding from inside the switch.
+    .cfi_offset x19, -176
+    .cfi_offset x20, -168
+    .cfi_offset x21, -160
+    .cfi_offset x22, -152
+    .cfi_offset x23, -144
+    .cfi_offset x24, -136
+    .cfi_offset x25, -128
+    .cfi_offset x26, -120
+    .cfi_offset x27, -112
+    .cfi_offset x28, -104
+    .cfi_offset x29, -96
+    .cfi_offset x30, -88
+    .cfi_offset d8, -80
+    .cfi_offset d9, -72
+    .cfi_offset d10, -64
+    .cfi_offset d11, -56
+    .cfi_offset d12, -48
+    .cfi_offset d13, -40
+    .cfi_offset d14, -32
+    .cfi_offset d15, -24
     mrs x9, fpcr
     str x9, [sp, #160]
     // Publish this context and adopt the other one.
@@ -64,10 +85,35 @@ _ajctx_swap:
     ldp d10, d11, [sp, #112]
     ldp d12, d13, [sp, #128]
     ldp d14, d15, [sp, #144]
+    // The out-of-line FPCR write below still runs with the full frame: keep its CFI state.
+    .cfi_remember_state
     add sp, sp, #176
+    // Popped: the CFA is sp itself, and every register holds its own value again.
+    .cfi_def_cfa_offset 0
+    .cfi_restore x19
+    .cfi_restore x20
+    .cfi_restore x21
+    .cfi_restore x22
+    .cfi_restore x23
+    .cfi_restore x24
+    .cfi_restore x25
+    .cfi_restore x26
+    .cfi_restore x27
+    .cfi_restore x28
+    .cfi_restore x29
+    .cfi_restore x30
+    .cfi_restore d8
+    .cfi_restore d9
+    .cfi_restore d10
+    .cfi_restore d11
+    .cfi_restore d12
+    .cfi_restore d13
+    .cfi_restore d14
+    .cfi_restore d15
     // Hand `data` over as the return value, and as the first argument of a fresh context.
     mov x0, x2
     ret x30
+    .cfi_restore_state
 .Lload_fpcr:
     msr fpcr, x10
     b .Lfpcr_done
@@ -93,23 +139,40 @@ _ajctx_trampoline:
     .cfi_endproc
     .size _ajctx_trampoline,.-_ajctx_trampoline
 
+// GNU property note: BTI-compatible (a `bti c` at both entry points; the switch leaves with
+// `ret`, which BTI does not check), and PAC-compatible (nothing here signs or authenticates: the
+// callers' signed return addresses are saved and restored untouched on their own stacks). Not
+// GCS-compatible (no guarded-control-stack bit): the switch returns to call sites that are not
+// on this thread's control stack.
 #if defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT
-    // GNU property note: this object is BTI-compatible.
+#define AJCTX_PROP_BTI 1
+#else
+#define AJCTX_PROP_BTI 0
+#endif
+#if defined(__ARM_FEATURE_PAC_DEFAULT) && __ARM_FEATURE_PAC_DEFAULT
+#define AJCTX_PROP_PAC 2
+#else
+#define AJCTX_PROP_PAC 0
+#endif
+#if AJCTX_PROP_BTI || AJCTX_PROP_PAC
     .pushsection .note.gnu.property, "a"
     .p2align 3
-    .word 4
-    .word 16
-    .word 5
+    .word 4            // n_namesz
+    .word 16           // n_descsz
+    .word 5            // NT_GNU_PROPERTY_TYPE_0
     .asciz "GNU"
-    .word 0xc0000000
-    .word 4
-    .word 1
-    .word 0
+    .word 0xc0000000   // GNU_PROPERTY_AARCH64_FEATURE_1_AND
+    .word 4            // pr_datasz
+    .word AJCTX_PROP_BTI | AJCTX_PROP_PAC
+    .word 0            // padding to 8 bytes
     .popsection
 #endif
 
 #endif
 
-#if defined(__aarch64__) && defined(__ELF__)
+// Every ELF object needs this note, including the empty one this file assembles to on another
+// architecture or in a ucontext build: a single object without it makes the linker mark the
+// whole program's stack executable (GNU_STACK RWE).
+#if defined(__ELF__)
     .section .note.GNU-stack,"",%progbits
 #endif

@@ -38,18 +38,27 @@ _ajctx_swap:
     .cfi_startproc
     AJCTX_ENDBR
     // Save the callee-saved integer registers; the return address is already on the stack.
+    // The CFI records each save slot, so a profiler or debugger stopped inside the switch can
+    // unwind (before the stack pointer moves, through this context; after, through the other one,
+    // whose frame has the same layout).
     pushq %rbp
     .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rbp, 0
     pushq %rbx
     .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rbx, 0
     pushq %r12
     .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r12, 0
     pushq %r13
     .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r13, 0
     pushq %r14
     .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r14, 0
     pushq %r15
     .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r15, 0
     // Save the floating-point control state, and keep its control bits for the comparison.
     leaq -8(%rsp), %rsp
     .cfi_adjust_cfa_offset 8
@@ -77,11 +86,23 @@ _ajctx_swap:
     movq 40(%rsp), %rbx
     movq 48(%rsp), %rbp
     movq 56(%rsp), %rcx
+    // The out-of-line loads below still run with the full frame: keep its CFI state for them.
+    .cfi_remember_state
     leaq 64(%rsp), %rsp
+    // Popped: the CFA is rsp itself now, and every register holds its own value again.
+    .cfi_def_cfa_offset 0
+    .cfi_register rip, rcx
+    .cfi_same_value rbp
+    .cfi_same_value rbx
+    .cfi_same_value r12
+    .cfi_same_value r13
+    .cfi_same_value r14
+    .cfi_same_value r15
     // Hand `data` over as the return value, and as the first argument of a fresh context.
     movq %rdx, %rax
     movq %rdx, %rdi
     AJCTX_NOTRACK jmpq *%rcx
+    .cfi_restore_state
 .Lload_mxcsr:
     ldmxcsr (%rsp)
     jmp .Lmxcsr_done
@@ -109,8 +130,29 @@ _ajctx_trampoline:
     .cfi_endproc
     .size _ajctx_trampoline,.-_ajctx_trampoline
 
+#if defined(__CET__) && (__CET__ & 1)
+    // GNU property note: this object is IBT-compatible (endbr64 at both indirect-branch targets,
+    // `notrack` on the jump to a return address). Deliberately NOT shadow-stack compatible (no
+    // SHSTK bit): the switch never executes the `ret` that would pop the shadow stack, so the
+    // linker must turn SHSTK off for any binary that contains it (use the ucontext fallback there).
+    .pushsection .note.gnu.property, "a"
+    .p2align 3
+    .long 4            // n_namesz
+    .long 16           // n_descsz
+    .long 5            // NT_GNU_PROPERTY_TYPE_0
+    .asciz "GNU"
+    .long 0xc0000002   // GNU_PROPERTY_X86_FEATURE_1_AND
+    .long 4            // pr_datasz
+    .long 1            // GNU_PROPERTY_X86_FEATURE_1_IBT
+    .long 0            // padding to 8 bytes
+    .popsection
 #endif
 
-#if defined(__x86_64__) && defined(__ELF__)
+#endif
+
+// Every ELF object needs this note, including the empty one this file assembles to on another
+// architecture or in a ucontext build: a single object without it makes the linker mark the
+// whole program's stack executable (GNU_STACK RWE).
+#if defined(__ELF__)
     .section .note.GNU-stack,"",%progbits
 #endif

@@ -13,7 +13,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// Nullability qualifiers are a clang extension (Swift imports them); GCC (the aarch64 cross test)
+// builds this header with them spelled away.
+#if !defined(__clang__)
+#ifndef _Nullable
+#define _Nullable
+#endif
+#ifndef _Nonnull
+#define _Nonnull
+#endif
+#else
 #pragma clang assume_nonnull begin
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -111,6 +122,8 @@ void *_Nullable _ajctx_swap(void *_Nullable *_Nonnull save, void *to, void *_Nul
 }
 #endif
 
+#if defined(__clang__)
 #pragma clang assume_nonnull end
+#endif
 
 #endif

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: Apache-2.0
+// The job and pool functions of <asyncjobs/saj_async.h> (OpenSSL's ASYNC_* job API), on
+// JobRuntime. Hot path rule (start, resume, pause): no locks, no dictionary lookups, no
+// allocation except the argument copy the API requires when size > 0, no ARC when ctx is NULL.
+import AsyncJobs
+import CAsyncJobsCompat
+import Glibc
+
+/// What `SAJ_start_job` and the first design's `SAJ_start_job_v1` share.
+enum CompatJobs {
+    /// Starts (`*job == NULL`) or resumes (`*job` = a paused handle) a job.
+    /// OpenSSL equivalent: `ASYNC_start_job()`.
+    @inline(__always)
+    static func start(
+        _ job: UnsafeMutablePointer<OpaquePointer?>?, _ ctx: OpaquePointer?, _ ret: UnsafeMutablePointer<Int32>?,
+        _ function: SAJ_job_fn?, _ args: UnsafeMutableRawPointer?, _ size: Int
+    ) -> Int32 {
+        guard let job = unsafe job else { return OpenSSLResult.failed(.nullArgument) }
+        if let handle = unsafe job.pointee {
+            let reference = unsafe JobReference(opaqueHandle: UnsafeRawPointer(handle))
+            if let refusal = JobRuntime.refusal(toResume: reference) { return OpenSSLResult.refused(refusal) }
+            return unsafe OpenSSLResult.startJob(
+                JobRuntime.resume(reference, as: Result<Int32, Never>.self), job: job, ret: ret)
+        }
+        // Checked before the copy is made; JobRuntime.start checks it again.
+        if AsyncJob.isInJob { return OpenSSLResult.failed(.nestedStart) }
+        guard let function = unsafe function else { return OpenSSLResult.failed(.nullArgument) }
+        // The page: the data at args, of size bytes, is copied and the copy passed to func.
+        // malloc's alignment is max_align_t's; the job frees the copy when func returns.
+        var copy: UnsafeMutableRawPointer? = nil
+        if let args = unsafe args, size != 0 {
+            guard let memory = unsafe malloc(size) else { return OpenSSLResult.failed(.outOfMemory) }
+            unsafe memory.copyMemory(from: args, byteCount: size)
+            unsafe copy = memory
+        }
+        let step: JobStep<Int32, Never>
+        do {
+            if let ctx = unsafe ctx {
+                step = unsafe try WaitContextHandle.withObject(ctx) { context throws(AsyncJobError) in
+                    unsafe try JobRuntime.start(waitContext: context, function: function, argument: copy)
+                }
+            } else {
+                step = unsafe try JobRuntime.start(waitContext: nil, function: function, argument: copy)
+            }
+        } catch {
+            unsafe free(copy)
+            return OpenSSLResult.failed(error)
+        }
+        switch step {
+        case .noJobsAvailable, .insideJob: unsafe free(copy)  // the job never took it
+        case .finished, .paused: break
+        }
+        return unsafe OpenSSLResult.startJob(step, job: job, ret: ret)
+    }
+}
+
+@c @implementation
+public func SAJ_start_job(
+    _ job: UnsafeMutablePointer<OpaquePointer?>?, _ ctx: OpaquePointer?, _ ret: UnsafeMutablePointer<Int32>?,
+    _ function: SAJ_job_fn?, _ args: UnsafeMutableRawPointer?, _ size: Int
+) -> Int32 {
+    unsafe CompatJobs.start(job, ctx, ret, function, args, size)
+}
+
+@c @implementation
+public func SAJ_pause_job() -> Int32 {
+    OpenSSLResult.pauseJob(JobRuntime.pause())
+}
+
+@c @implementation
+public func SAJ_get_current_job() -> OpaquePointer? {
+    guard let current = JobRuntime.current else { return nil }
+    return unsafe OpaquePointer(current.opaqueHandle)
+}
+
+@c @implementation
+public func SAJ_get_wait_ctx(_ job: OpaquePointer?) -> OpaquePointer? {
+    guard let job = unsafe job else { return nil }
+    guard let context = unsafe JobReference(opaqueHandle: UnsafeRawPointer(job)).waitContext else { return nil }
+    return unsafe WaitContextHandle.pointer(to: context)
+}
+
+@c @implementation
+public func SAJ_block_pause() {
+    JobRuntime.blockPause()
+}
+
+@c @implementation
+public func SAJ_unblock_pause() {
+    // OpenSSL ignores an unblock without a block; so does the C library (the Swift API traps).
+    _ = JobRuntime.unblockPause()
+}
+
+@c @implementation
+public func SAJ_is_capable() -> Int32 {
+    AsyncJob.isCapable ? 1 : 0
+}
+
+@c @implementation
+public func SAJ_init_thread(_ maxSize: Int, _ initSize: Int) -> Int32 {
+    // size_t arrives as Int: a value above Int.max means "more than can ever be made".
+    let maxSize = maxSize < 0 ? Int.max : maxSize
+    let initSize = initSize < 0 ? Int.max : initSize
+    do {
+        try JobPool.configure(maxSize: maxSize, initialSize: initSize)
+        return 1
+    } catch {
+        return OpenSSLResult.failed(error)
+    }
+}
+
+@c @implementation
+public func SAJ_cleanup_thread() {
+    if AsyncJob.isInJob {
+        OpenSSLResult.failed(.insideJob)
+        return
+    }
+    if JobPool.cleanUp() > 0 { OpenSSLResult.failed(.pausedJobsCancelled) }
+}
+
+@c @implementation
+public func SAJ_set_stack_size(_ bytes: Int) -> Int32 {
+    guard bytes >= JobPool.minimumStackSize else { return OpenSSLResult.failed(.invalidStackSize) }
+    JobPool.stackSizeForNewPools = bytes
+    return 1
+}
+
+@c @implementation
+public func SAJ_get_stack_size() -> Int {
+    JobPool.stackSizeForNewPools
+}
+
+// MARK: First design (2015)
+
+@c @implementation
+public func SAJ_start_job_v1(
+    _ job: UnsafeMutablePointer<OpaquePointer?>?, _ ret: UnsafeMutablePointer<Int32>?, _ function: SAJ_job_fn?,
+    _ args: UnsafeMutableRawPointer?, _ size: Int
+) -> Int32 {
+    unsafe CompatJobs.start(job, nil, ret, function, args, size)
+}
+
+@c @implementation
+public func SAJ_get_wait_fd(_ job: OpaquePointer?) -> Int32 {
+    guard let job = unsafe job else {
+        OpenSSLResult.failed(.nullArgument)
+        return -1
+    }
+    do {
+        return try unsafe JobReference(opaqueHandle: UnsafeRawPointer(job)).waitFD().rawValue
+    } catch {
+        OpenSSLResult.failed(error)
+        return -1
+    }
+}
+
+@c @implementation
+public func SAJ_wake(_ job: OpaquePointer?) {
+    guard let job = unsafe job else { return }
+    unsafe JobReference(opaqueHandle: UnsafeRawPointer(job)).wake()
+}
+
+@c @implementation
+public func SAJ_clear_wake(_ job: OpaquePointer?) {
+    guard let job = unsafe job else { return }
+    unsafe JobReference(opaqueHandle: UnsafeRawPointer(job)).clearWake()
+}
+
+@c @implementation
+public func SAJ_in_job() -> Int32 {
+    AsyncJob.isInJob ? 1 : 0
+}

@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: Apache-2.0
+// The SAJ_WAIT_CTX functions (OpenSSL's ASYNC_WAIT_CTX_*) on WaitContext. A `SAJ_WAIT_CTX *` is
+// the address of a WaitContext object: SAJ_WAIT_CTX_new retains it (passRetained) and
+// SAJ_WAIT_CTX_free releases that retain; both ends are in this file. A job started with the
+// context holds its own strong reference, so freeing a context that a paused job still uses
+// does not free the object under it.
+//
+// C keys, custom data and callback arguments are stored as their bit patterns (UInt), compared
+// by address like OpenSSL does, and handed back verbatim.
+import AsyncJobs
+import CAsyncJobsCompat
+import Glibc
+
+/// Conversions between `SAJ_WAIT_CTX *` and WaitContext.
+enum WaitContextHandle {
+    /// Runs `body` with the object behind a handle (which the caller guarantees is alive).
+    @inline(__always)
+    static func withObject<Result, Failure: Error>(
+        _ ctx: OpaquePointer, _ body: (WaitContext) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        let context = unsafe Unmanaged<WaitContext>.fromOpaque(UnsafeRawPointer(ctx)).takeUnretainedValue()
+        return try body(context)
+    }
+
+    /// The handle of an object (which some handle already keeps alive).
+    static func pointer(to context: WaitContext) -> OpaquePointer {
+        unsafe OpaquePointer(Unmanaged.passUnretained(context).toOpaque())
+    }
+}
+
+extension WaitContext.Key {
+    /// The key of a C caller: its address.
+    init(foreign key: UnsafeRawPointer?) {
+        self.init(UInt(bitPattern: key))
+    }
+}
+
+@c @implementation
+public func SAJ_WAIT_CTX_new() -> OpaquePointer? {
+    // Retained here, released in SAJ_WAIT_CTX_free.
+    unsafe OpaquePointer(Unmanaged.passRetained(WaitContext()).toOpaque())
+}
+
+@c @implementation
+public func SAJ_WAIT_CTX_free(_ ctx: OpaquePointer?) {
+    guard let ctx = unsafe ctx else { return }
+    // The cleanup routines run now, while the handle is still the one the engines saw, even if
+    // a paused job keeps the object alive longer.
+    unsafe WaitContextHandle.withObject(ctx) { $0.runCleanups() }
+    // Releases the retain of SAJ_WAIT_CTX_new.
+    unsafe Unmanaged<WaitContext>.fromOpaque(UnsafeRawPointer(ctx)).release()
+}
+
+@c @implementation
+public func SAJ_WAIT_CTX_set_wait_fd(
+    _ ctx: OpaquePointer?, _ key: UnsafeRawPointer?, _ fd: Int32, _ customData: UnsafeMutableRawPointer?,
+    _ cleanup: SAJ_cleanup_fn?
+) -> Int32 {
+    guard let ctx = unsafe ctx else { return OpenSSLResult.failed(.nullArgument) }
+    let ctxBits = UInt(bitPattern: ctx)
+    let keyBits = UInt(bitPattern: key)
+    let dataBits = UInt(bitPattern: customData)
+    var routine: WaitContext.Cleanup? = nil
+    if let cleanup = unsafe cleanup {
+        let function = unsafe ForeignFunction(cleanup)
+        // OpenSSL calls cleanup(ctx, key, fd, custom_data) from ASYNC_WAIT_CTX_free.
+        routine = { _, descriptor, _ in
+            unsafe function.value(
+                OpaquePointer(bitPattern: ctxBits), UnsafeRawPointer(bitPattern: keyBits), descriptor.rawValue,
+                UnsafeMutableRawPointer(bitPattern: dataBits))
+        }
+    }
+    let foreignKey = unsafe WaitContext.Key(foreign: key)
+    unsafe WaitContextHandle.withObject(ctx) { context in
+        context.setWaitFD(.init(rawValue: fd), forKey: foreignKey, customData: dataBits, cleanup: routine)
+    }
+    return 1
+}
+
+@c @implementation
+public func SAJ_WAIT_CTX_get_fd(
+    _ ctx: OpaquePointer?, _ key: UnsafeRawPointer?, _ fd: UnsafeMutablePointer<Int32>?,
+    _ customData: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+) -> Int32 {
+    guard let ctx = unsafe ctx else { return OpenSSLResult.failed(.nullArgument) }
+    let foreignKey = unsafe WaitContext.Key(foreign: key)
+    let found = unsafe WaitContextHandle.withObject(ctx) { $0.waitDescriptor(forKey: foreignKey) }
+    guard let found else { return 0 }
+    if let fd = unsafe fd { unsafe fd.pointee = found.fd.rawValue }
+    if let customData = unsafe customData {
+        unsafe customData.pointee = UnsafeMutableRawPointer(bitPattern: (found.customData as? UInt) ?? 0)
+    }
+    return 1
+}
+
+@c @implementation
+public func SAJ_WAIT_CTX_get_all_fds(
+    _ ctx: OpaquePointer?, _ fd: UnsafeMutablePointer<Int32>?, _ numfds: UnsafeMutablePointer<Int>?
+) -> Int32 {
+    guard let ctx = unsafe ctx, let numfds = unsafe numfds else { return OpenSSLResult.failed(.nullArgument) }
+    let all = unsafe WaitContextHandle.withObject(ctx) { $0.allWaitFDs }
+    if let fd = unsafe fd {
+        for (index, descriptor) in all.enumerated() { unsafe fd[index] = descriptor.rawValue }
+    }
+    unsafe numfds.pointee = all.count
+    return 1
+}
+
+@c @implementation
+public func SAJ_WAIT_CTX_get_changed_fds(
+    _ ctx: OpaquePointer?, _ addfd: UnsafeMutablePointer<Int32>?, _ numaddfds: UnsafeMutablePointer<Int>?,
+    _ delfd: UnsafeMutablePointer<Int32>?, _ numdelfds: UnsafeMutablePointer<Int>?
+) -> Int32 {
+    guard let ctx = unsafe ctx else { return OpenSSLResult.failed(.nullArgument) }
+    let changes = unsafe WaitContextHandle.withObject(ctx) { $0.changedWaitFDs }
+    if let numaddfds = unsafe numaddfds { unsafe numaddfds.pointee = changes.added.count }
+    if let numdelfds = unsafe numdelfds { unsafe numdelfds.pointee = changes.removed.count }
+    if let addfd = unsafe addfd {
+        for (index, descriptor) in changes.added.enumerated() { unsafe addfd[index] = descriptor.rawValue }
+    }
+    if let delfd = unsafe delfd {
+        for (index, descriptor) in changes.removed.enumerated() { unsafe delfd[index] = descriptor.rawValue }
+    }
+    return 1
+}
+
+@c @implementation
+public func SAJ_WAIT_CTX_clear_fd(_ ctx: OpaquePointer?, _ key: UnsafeRawPointer?) -> Int32 {
+    guard let ctx = unsafe ctx else { return OpenSSLResult.failed(.nullArgument) }
+    let foreignKey = unsafe WaitContext.Key(foreign: key)
+    let cleared = unsafe WaitContextHandle.withObject(ctx) { $0.clearWaitFD(forKey: foreignKey) }
+    return cleared ? 1 : 0
+}
+
+@c @implementation
+public func SAJ_WAIT_CTX_set_callback(
+    _ ctx: OpaquePointer?, _ callback: SAJ_callback_fn?, _ callbackArgument: UnsafeMutableRawPointer?
+) -> Int32 {
+    guard let ctx = unsafe ctx else { return OpenSSLResult.failed(.nullArgument) }
+    guard let callback = unsafe callback else {
+        unsafe WaitContextHandle.withObject(ctx) { $0.setCallback(nil, foreign: nil) }
+        return 1
+    }
+    let function = unsafe ForeignFunction(callback)
+    let argumentBits = UInt(bitPattern: callbackArgument)
+    let foreign = unsafe WaitContext.ForeignCallback(function: function.bits, argument: argumentBits)
+    unsafe WaitContextHandle.withObject(ctx) { context in
+        context.setCallback({ _ = unsafe function.value(UnsafeMutableRawPointer(bitPattern: argumentBits)) }, foreign: foreign)
+    }
+    return 1
+}
+
+@c @implementation
+public func SAJ_WAIT_CTX_get_callback(
+    _ ctx: OpaquePointer?, _ callback: UnsafeMutablePointer<SAJ_callback_fn?>?,
+    _ callbackArgument: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+) -> Int32 {
+    guard let ctx = unsafe ctx else { return OpenSSLResult.failed(.nullArgument) }
+    // Like OpenSSL: 0 and the outputs untouched when no (C) callback is set.
+    guard let foreign = unsafe WaitContextHandle.withObject(ctx, \.foreignCallback) else { return 0 }
+    if let callback = unsafe callback {
+        unsafe callback.pointee = unsafe ForeignFunction<SAJ_callback_fn>(bits: foreign.function).value
+    }
+    if let callbackArgument = unsafe callbackArgument {
+        unsafe callbackArgument.pointee = UnsafeMutableRawPointer(bitPattern: foreign.argument)
+    }
+    return 1
+}
+
+@c @implementation
+public func SAJ_WAIT_CTX_set_status(_ ctx: OpaquePointer?, _ status: Int32) -> Int32 {
+    guard let ctx = unsafe ctx else { return OpenSSLResult.failed(.nullArgument) }
+    unsafe WaitContextHandle.withObject(ctx) { $0.status = .init(rawValue: status) }
+    return 1
+}
+
+@c @implementation
+public func SAJ_WAIT_CTX_get_status(_ ctx: OpaquePointer?) -> Int32 {
+    guard let ctx = unsafe ctx else {
+        OpenSSLResult.failed(.nullArgument)
+        return SAJ_STATUS_UNSUPPORTED
+    }
+    return unsafe WaitContextHandle.withObject(ctx) { $0.status.rawValue }
+}
+
+/// A C function pointer, carried into `@Sendable` closures as its address (a C function has
+/// no state, so sharing it across threads is safe).
+@unsafe struct ForeignFunction<Function>: @unchecked Sendable {
+    let bits: UInt
+
+    init(_ function: Function) {
+        unsafe bits = unsafeBitCast(function, to: UInt.self)
+    }
+
+    init(bits: UInt) {
+        unsafe self.bits = bits
+    }
+
+    var value: Function { unsafe unsafeBitCast(bits, to: Function.self) }
+}
