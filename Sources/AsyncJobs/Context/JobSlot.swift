@@ -170,6 +170,11 @@ struct TypedJobBody<Value, Failure: Error>: JobBody {
         unsafe record.pointee.allocator = allocator
         unsafe machine.pointee.stack_low = UnsafeMutableRawPointer(stack.base + JobSlot.canaryBytes)
         unsafe machine.pointee.stack_size = stack.byteCount - JobSlot.canaryBytes
+        if stack.hasGuardPage {
+            let page = VirtualMemory.pageSize
+            unsafe machine.pointee.guard_low = UnsafeMutableRawPointer(stack.base - page)
+            unsafe machine.pointee.guard_size = page
+        }
         writeCanary()
     }
 
@@ -183,6 +188,8 @@ struct TypedJobBody<Value, Failure: Error>: JobBody {
         unsafe record.pointee.allocator = nil
         unsafe machine.pointee.stack_low = nil
         unsafe machine.pointee.stack_size = 0
+        unsafe machine.pointee.guard_low = nil
+        unsafe machine.pointee.guard_size = 0
         let fd = unsafe _ajctx_load_wake_fd(machine)
         if fd >= 0 {
             EventCounter.close(.init(rawValue: fd))
@@ -337,9 +344,9 @@ enum RecordRecycler {
 enum StackOverflowReport {
     static func canaryOverwritten(_ slot: JobSlot) -> Never {
         let address = unsafe String(describing: slot.address)
-        let message = "swift-async-jobs: job \(address) overflowed its \(slot.usableStackBytes)-byte stack "
-            + "(stack canary overwritten). Give the pool larger stacks: JobPool.configure(stackSize:) "
-            + "or SAJ_set_stack_size().\n"
+        let message = "swift-async-jobs: stack overflow in job \(address): it overran its "
+            + "\(slot.usableStackBytes)-byte stack (stack canary overwritten). Give the pool larger stacks: "
+            + "JobPool.configure(stackSize:) in Swift, SAJ_set_stack_size() in C.\n"
         StandardError.write(message)
         abort()
     }
