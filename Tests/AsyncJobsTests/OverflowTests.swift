@@ -30,6 +30,9 @@ final class UnguardedAllocator: StackAllocator, @unchecked Sendable {
     }
 }
 
+/// Whether this process runs under AddressSanitizer.
+let isAddressSanitized = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__asan_init") != nil
+
 @Suite("Stack overflow")
 struct OverflowTests {
     @Test func guardPageHitIsReportedWithTheJobAndItsStackSize() async throws {
@@ -58,7 +61,9 @@ struct OverflowTests {
         #expect(message.contains("32752-byte stack (guard page hit at"))
     }
 
-    @Test func overwrittenCanaryIsReportedAtTheNextPause() async throws {
+    // Under AddressSanitizer, large locals live on its fake stack, not on the job's stack.
+    @Test(.disabled(if: isAddressSanitized, "ASan moves the frames off the job's stack"))
+    func overwrittenCanaryIsReportedAtTheNextPause() async throws {
         let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
             runSynchronously {
                 try! JobPool.configure(stackSize: JobPool.minimumStackSize, allocator: UnguardedAllocator())
@@ -82,8 +87,9 @@ struct OverflowTests {
     }
 
     @Test func faultsOutsideJobStacksGoToTheEarlierHandler() async throws {
-        // A null dereference outside any job still crashes the ordinary way.
-        let result = await #expect(processExitsWith: .signal(SIGSEGV), observing: [\.standardErrorContent]) {
+        // A null dereference outside any job still crashes the ordinary way (SIGSEGV, or the
+        // sanitizer's own report in sanitizer builds).
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
             runSynchronously {
                 _ = try! AsyncJob.start { 1 }   // installs our handler
                 let pointer = UnsafeMutablePointer<Int>(bitPattern: 8)!
