@@ -39,14 +39,19 @@ public enum AsyncJob {
     /// - Important: traps if called from inside a job (jobs do not nest).
     /// OpenSSL equivalent: `ASYNC_start_job()` with `*job == NULL`.
     @available(*, noasync, message: "a job's stack belongs to one thread; start jobs from synchronous code on a pinned thread")
+    @inlinable
     public static func start<Value, Failure: Error>(
         waitContext: WaitContext? = nil, _ body: @escaping () throws(Failure) -> Value
     ) throws(AsyncJobError) -> JobOutcome<Value, Failure> {
-        switch try JobRuntime.start(waitContext: waitContext, body) {
-        case .finished(let result): return JobOutcome(result)
-        case .paused(let job): return .paused(PausedJob(job))
-        case .noJobsAvailable: return .noJobsAvailable
-        case .insideJob: preconditionFailure("AsyncJob.start called from inside a job: jobs do not nest")
+        // Inlined into the caller, so specialized: the result storage and the outcome are
+        // concrete types there, and the non-generic core never looks up generic metadata.
+        try unsafe withUnsafeTemporaryAllocation(of: Value.self, capacity: 1) { value throws(AsyncJobError) in
+            try unsafe withUnsafeTemporaryAllocation(of: Failure.self, capacity: 1) { error throws(AsyncJobError) in
+                let step = try unsafe JobRuntime.start(
+                    waitContext: waitContext, body: TypedJobBody(body: body),
+                    value: UnsafeMutableRawPointer(value.baseAddress), error: UnsafeMutableRawPointer(error.baseAddress))
+                return unsafe JobOutcome(step, value: value.baseAddress, error: error.baseAddress)
+            }
         }
     }
 
@@ -117,6 +122,16 @@ public enum AsyncJob {
         return try body()
     }
 
+    /// Stops the process for a handle used against the rules.
+    @usableFromInline
+    static func trap(_ refusal: ResumeRefusal, action: String) -> Never {
+        switch refusal {
+        case .stale: preconditionFailure("a job was \(action) after it finished or was cancelled")
+        case .wrongThread: preconditionFailure("a paused job was \(action) on another thread than the one that started it")
+        case .insideJob: preconditionFailure("a paused job was \(action) from inside a job: jobs do not nest")
+        }
+    }
+
     /// Whether jobs can run on this platform (always true: the assembly switch covers x86_64 and
     /// AArch64, and the ucontext fallback the rest).
     /// OpenSSL equivalent: `ASYNC_is_capable()`.
@@ -141,6 +156,17 @@ public enum JobOutcome<Value, Failure: Error>: ~Copyable {
         case .failure(let error): self = .failed(error)
         }
     }
+
+    /// The outcome of a start or resume whose value or error the core moved to `value`/`error`.
+    @inlinable
+    init(_ step: RawStep, value: UnsafeMutablePointer<Value>?, error: UnsafeMutablePointer<Failure>?) {
+        switch step {
+        case .finished(let failed): self = unsafe failed ? .failed(error!.move()) : .finished(value!.move())
+        case .paused(let job): self = .paused(PausedJob(job))
+        case .noJobsAvailable: self = .noJobsAvailable
+        case .insideJob: preconditionFailure("AsyncJob.start called from inside a job: jobs do not nest")
+        }
+    }
 }
 
 /// The one handle to a paused job.
@@ -149,10 +175,12 @@ public enum JobOutcome<Value, Failure: Error>: ~Copyable {
 /// resuming cancels the job: it is resumed with every pause failing, so that its code returns
 /// and its frames release what they hold.
 /// OpenSSL equivalent: the `ASYNC_JOB *` that `ASYNC_start_job()` returns with `ASYNC_PAUSE`.
+@frozen
 public struct PausedJob<Value, Failure: Error>: ~Copyable {
     /// Identifies the job (for its wait context and first-design descriptor).
     public let reference: JobReference
 
+    @usableFromInline
     init(_ reference: JobReference) {
         self.reference = reference
     }
@@ -162,15 +190,17 @@ public struct PausedJob<Value, Failure: Error>: ~Copyable {
     ///   from inside a job.
     /// OpenSSL equivalent: `ASYNC_start_job()` with the paused `*job`.
     @available(*, noasync, message: "a job's stack belongs to one thread")
-    @inline(__always)
+    @inlinable
     public consuming func resume() -> JobOutcome<Value, Failure> {
         let job = reference
         discard self
-        if let refusal = JobRuntime.refusal(toResume: job) { PausedJob.trap(refusal, action: "resumed") }
-        switch JobRuntime.resume(job, as: Result<Value, Failure>.self) {
-        case .finished(let result): return JobOutcome(result)
-        case .paused(let job): return .paused(PausedJob(job))
-        case .noJobsAvailable, .insideJob: preconditionFailure("unreachable: a resume neither starts nor nests")
+        // Inlined and specialized in the caller, like AsyncJob.start.
+        return unsafe withUnsafeTemporaryAllocation(of: Value.self, capacity: 1) { value in
+            unsafe withUnsafeTemporaryAllocation(of: Failure.self, capacity: 1) { error in
+                let step = unsafe JobRuntime.resumeOrTrap(
+                    job, value: UnsafeMutableRawPointer(value.baseAddress), error: UnsafeMutableRawPointer(error.baseAddress))
+                return unsafe JobOutcome(step, value: value.baseAddress, error: error.baseAddress)
+            }
         }
     }
 
@@ -204,10 +234,6 @@ public struct PausedJob<Value, Failure: Error>: ~Copyable {
     }
 
     static func trap(_ refusal: ResumeRefusal, action: String) -> Never {
-        switch refusal {
-        case .stale: preconditionFailure("a job was \(action) after it finished or was cancelled")
-        case .wrongThread: preconditionFailure("a paused job was \(action) on another thread than the one that started it")
-        case .insideJob: preconditionFailure("a paused job was \(action) from inside a job: jobs do not nest")
-        }
+        AsyncJob.trap(refusal, action: action)
     }
 }

@@ -139,9 +139,9 @@ static void test_values_round_trip(void) {
 
 static void *align_sp;
 
-static void align_continuation(void *data) {
+static void align_continuation(void *data, uintptr_t entry_sp) {
     (void)data;
-    for (;;) _ajctx_swap(&align_sp, main_sp, NULL);
+    for (;;) _ajctx_swap(&align_sp, main_sp, (void *)entry_sp);
 }
 
 static void test_entry_alignment(void) {
@@ -151,8 +151,7 @@ static void test_entry_alignment(void) {
     for (size_t i = 0; i < sizeof offsets / sizeof offsets[0]; i++) {
         unsigned char *top = stack_top(&s) - offsets[i];
         align_sp = _ajctx_make(top, ajt_recording_entry);
-        _ajctx_swap(&main_sp, align_sp, NULL);
-        uintptr_t sp = ajt_entry_stack_pointer();
+        uintptr_t sp = (uintptr_t)_ajctx_swap(&main_sp, align_sp, NULL);
         CHECK(sp % 16 == ajt_expected_entry_alignment(), "top-%zu: entry sp %% 16 = %lu, want %lu", offsets[i],
               (unsigned long)(sp % 16), (unsigned long)ajt_expected_entry_alignment());
         CHECK(sp <= (uintptr_t)top && sp > (uintptr_t)stack_low(&s), "top-%zu: entry sp %p is on the stack below %p",

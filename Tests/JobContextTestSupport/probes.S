@@ -2,7 +2,7 @@
 // Assembly probes for the switch tests (see include/job_context_test_support.h).
 // ajt_swap_checking_registers: own callee-saved registers are saved and restored around the
 // probe like any function's; in between they hold patterns that must survive _ajctx_swap.
-// ajt_recording_entry: stores the stack pointer of its first instruction, then tail-jumps.
+// ajt_recording_entry: passes the stack pointer of its first instruction on to a continuation.
 
 #if defined(__x86_64__) && defined(__ELF__)
 
@@ -103,7 +103,7 @@ ajt_swap_checking_registers:
 ajt_recording_entry:
     .cfi_startproc
     AJT_ENDBR
-    movq %rsp, ajt_entry_sp_slot(%rip)
+    movq %rsp, %rsi
     jmpq *ajt_entry_continuation_slot(%rip)
     .cfi_endproc
     .size ajt_recording_entry,.-ajt_recording_entry
@@ -251,9 +251,7 @@ ajt_swap_checking_registers:
 ajt_recording_entry:
     .cfi_startproc
     AJT_BTI_C
-    mov x9, sp
-    adrp x10, ajt_entry_sp_slot
-    str x9, [x10, :lo12:ajt_entry_sp_slot]
+    mov x1, sp
     adrp x10, ajt_entry_continuation_slot
     ldr x16, [x10, :lo12:ajt_entry_continuation_slot]
     br x16

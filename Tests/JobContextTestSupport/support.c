@@ -2,11 +2,11 @@
 // C side of the switch-test probes: the entry continuation, and floating-point control access.
 #include "job_context_test_support.h"
 
-__attribute__((visibility("hidden"))) uintptr_t ajt_entry_sp_slot;
-__attribute__((visibility("hidden"))) void (*ajt_entry_continuation_slot)(void *);
+__attribute__((visibility("hidden"))) void (*ajt_entry_continuation_slot)(void *, uintptr_t);
 
-void ajt_set_entry_continuation(void (*continuation)(void *)) { ajt_entry_continuation_slot = continuation; }
-uintptr_t ajt_entry_stack_pointer(void) { return ajt_entry_sp_slot; }
+void ajt_set_entry_continuation(void (*continuation)(void *, uintptr_t)) {
+    ajt_entry_continuation_slot = continuation;
+}
 
 #if defined(__x86_64__)
 int ajt_checked_register_count(void) { return 7; }

@@ -28,22 +28,28 @@ enum JobState: UInt8 {
 }
 
 /// Type-erased job body: runs on the job's stack and delivers a typed result.
-protocol JobBody {
+@usableFromInline protocol JobBody {
     func run(in slot: JobSlot)
 }
 
 /// A job body returning `Value` or throwing `Failure`.
-struct TypedJobBody<Value, Failure: Error>: JobBody {
-    let body: () throws(Failure) -> Value
+///
+/// Made in the caller's (specialized) code; `run` executes unspecialized through the witness
+/// table, so it delivers `Value` and `Failure` separately: building a `Result<Value, Failure>`
+/// there would cost a generic metadata lookup (hundreds of instructions) on every finish.
+@usableFromInline struct TypedJobBody<Value, Failure: Error>: JobBody {
+    @usableFromInline let body: () throws(Failure) -> Value
 
-    func run(in slot: JobSlot) {
-        let result: Result<Value, Failure>
+    @usableFromInline init(body: @escaping () throws(Failure) -> Value) {
+        self.body = body
+    }
+
+    @usableFromInline func run(in slot: JobSlot) {
         do throws(Failure) {
-            result = .success(try body())
+            slot.deliver(value: try body())
         } catch {
-            result = .failure(error)
+            slot.deliver(error: error)
         }
-        slot.deliver(result)
     }
 }
 
@@ -65,8 +71,12 @@ struct TypedJobBody<Value, Failure: Error>: JobBody {
     var allocator: (any StackAllocator)?
     /// The body of a job that has not started yet.
     var body: (any JobBody)?
-    /// Where the current resumer wants the result (an `Optional<Result<V, F>>` on its stack).
+    /// Where the current resumer wants the body's value (uninitialized `Value` storage on its
+    /// stack) and its error (`Failure` storage); nil when nobody wants them.
     var resultPointer: UnsafeMutableRawPointer?
+    var errorPointer: UnsafeMutableRawPointer?
+    /// Whether the finished body threw (its error is at `errorPointer`).
+    var failed = false
     var waitContext: WaitContext?
 }
 
@@ -74,7 +84,7 @@ struct TypedJobBody<Value, Failure: Error>: JobBody {
 ///
 /// Invariant: `machine` points at a live allocation laid out as described at the top of this file;
 /// such allocations are never freed, so every `JobSlot` ever made stays dereferenceable.
-@safe struct JobSlot: Hashable, @unchecked Sendable {
+@usableFromInline @safe struct JobSlot: Hashable, @unchecked Sendable {
     let machine: UnsafeMutablePointer<_ajctx_job>
 
     static let recordOffset = unsafe (MemoryLayout<_ajctx_job>.size + 63) & ~63
@@ -85,8 +95,8 @@ struct TypedJobBody<Value, Failure: Error>: JobBody {
         unsafe self.machine = machine
     }
 
-    static func == (lhs: JobSlot, rhs: JobSlot) -> Bool { unsafe lhs.machine == rhs.machine }
-    func hash(into hasher: inout Hasher) { unsafe hasher.combine(machine) }
+    @usableFromInline static func == (lhs: JobSlot, rhs: JobSlot) -> Bool { unsafe lhs.machine == rhs.machine }
+    @usableFromInline func hash(into hasher: inout Hasher) { unsafe hasher.combine(machine) }
 
     var record: UnsafeMutablePointer<JobRecord> {
         unsafe (UnsafeMutableRawPointer(machine) + JobSlot.recordOffset).assumingMemoryBound(to: JobRecord.self)
@@ -230,24 +240,40 @@ struct TypedJobBody<Value, Failure: Error>: JobBody {
         unsafe _ajctx_prepare(machine)
     }
 
+    /// Switches into the job until it pauses or finishes; returns true if it finished. A body
+    /// that finishes moves its value to `value` or its error to `error` (see `failed`).
+    @inline(__always)
+    func run(value: UnsafeMutableRawPointer?, error: UnsafeMutableRawPointer?) -> Bool {
+        unsafe record.pointee.resultPointer = value
+        unsafe record.pointee.errorPointer = error
+        unsafe record.pointee.state = .running
+        unsafe _ajctx_set_current(machine)
+        unsafe _ajctx_resume(machine)
+        _ajctx_set_current(nil)
+        return unsafe record.pointee.state == .finished
+    }
+
+    /// Whether the body of the job that just finished threw.
+    var failed: Bool { unsafe record.pointee.failed }
+
     /// Switches into the job until it pauses or finishes. Returns its result if it finished
     /// during this call, nil if it paused.
     @inline(__always)
     func run<Value, Failure>(returning: Result<Value, Failure>.Type) -> Result<Value, Failure>? {
-        var result: Result<Value, Failure>? = nil
-        unsafe withUnsafeMutablePointer(to: &result) { pointer in
-            unsafe record.pointee.resultPointer = UnsafeMutableRawPointer(pointer)
-            unsafe record.pointee.state = .running
-            unsafe _ajctx_set_current(machine)
-            unsafe _ajctx_resume(machine)
-            _ajctx_set_current(nil)
+        unsafe withUnsafeTemporaryAllocation(of: Value.self, capacity: 1) { value in
+            unsafe withUnsafeTemporaryAllocation(of: Failure.self, capacity: 1) { error in
+                guard unsafe run(value: UnsafeMutableRawPointer(value.baseAddress), error: UnsafeMutableRawPointer(error.baseAddress)) else {
+                    return nil
+                }
+                return unsafe failed ? .failure(error.baseAddress!.move()) : .success(value.baseAddress!.move())
+            }
         }
-        return result
     }
 
     /// Switches into a job whose result nobody wants (cancellation without the job's types).
     func runDiscardingResult() {
         unsafe record.pointee.resultPointer = nil
+        unsafe record.pointee.errorPointer = nil
         unsafe record.pointee.state = .running
         unsafe _ajctx_set_current(machine)
         unsafe _ajctx_resume(machine)
@@ -281,10 +307,27 @@ struct TypedJobBody<Value, Failure: Error>: JobBody {
         unsafe _ajctx_suspend(machine)
     }
 
-    /// On the job's stack: stores the body's result where the current resumer asked for it.
-    func deliver<Value, Failure>(_ result: Result<Value, Failure>) {
+    /// On the job's stack: moves the body's value where the current resumer asked for it.
+    /// Uses only `Value`'s own metadata (no lookup of a composite type's).
+    func deliver<Value>(value: consuming Value) {
+        unsafe record.pointee.failed = false
         guard let pointer = unsafe record.pointee.resultPointer else { return }
-        unsafe pointer.assumingMemoryBound(to: Optional<Result<Value, Failure>>.self).pointee = result
+        unsafe pointer.assumingMemoryBound(to: Value.self).initialize(to: value)
+    }
+
+    /// On the job's stack: moves the body's error where the current resumer asked for it.
+    func deliver<Failure: Error>(error: consuming Failure) {
+        unsafe record.pointee.failed = true
+        guard let pointer = unsafe record.pointee.errorPointer else { return }
+        unsafe pointer.assumingMemoryBound(to: Failure.self).initialize(to: error)
+    }
+
+    /// On the job's stack: delivers a result (for bodies of a known type).
+    func deliver<Value, Failure>(_ result: Result<Value, Failure>) {
+        switch result {
+        case .success(let value): deliver(value: value)
+        case .failure(let error): deliver(error: error)
+        }
     }
 
     /// On the job's stack: runs the body. Kept out of line so that no Swift reference of the

@@ -5,7 +5,7 @@
 import SystemPackage
 
 /// Why a handle may not be resumed.
-package enum ResumeRefusal: Equatable, Sendable {
+@usableFromInline package enum ResumeRefusal: Equatable, Sendable {
     /// The job finished or was cancelled; the handle is stale.
     case stale
     /// The job belongs to another thread's pool.
@@ -34,8 +34,17 @@ package enum JobStep<Value, Failure: Error> {
     case insideJob
 }
 
+/// What the non-generic core of start and resume reports to the generic Swift API, which is
+/// inlined (and so specialized) into its callers; the value or error is in the caller's storage.
+@usableFromInline enum RawStep {
+    case finished(failed: Bool)
+    case paused(JobReference)
+    case noJobsAvailable
+    case insideJob
+}
+
 /// The operations behind ``AsyncJob``, ``PausedJob`` and the C library.
-package enum JobRuntime {
+@usableFromInline package enum JobRuntime {
     /// Starts `body` as a job on the calling thread's pool (created on first use).
     /// - Throws: ``AsyncJobError`` when a new job's stack cannot be allocated.
     @inline(__always)
@@ -48,6 +57,41 @@ package enum JobRuntime {
         if let waitContext { slot.waitContext = waitContext }
         slot.prepare(body: TypedJobBody(body: body))
         return complete(slot, pool: pool, slot.run(returning: Result<Value, Failure>.self))
+    }
+
+    /// Starts `body` on the calling thread's pool; a body that finishes at once moves its value to
+    /// `value` or its error to `error`. Not generic, so that nothing on this path looks up
+    /// generic metadata: the generic wrapper (`AsyncJob.start`) is specialized in the caller.
+    /// - Throws: ``AsyncJobError`` when a new job's stack cannot be allocated.
+    @usableFromInline
+    static func start(
+        waitContext: WaitContext?, body: any JobBody, value: UnsafeMutableRawPointer?, error: UnsafeMutableRawPointer?
+    ) throws(AsyncJobError) -> RawStep {
+        if JobSlot.current != nil { return .insideJob }
+        let pool = PoolHandle.current ?? JobPool.installDefaultPool()
+        guard let slot = try pool.acquire() else { return .noJobsAvailable }
+        if let waitContext { slot.waitContext = waitContext }
+        slot.prepare(body: body)
+        return unsafe step(slot, pool: pool, finished: slot.run(value: value, error: error))
+    }
+
+    /// Resumes `job`, trapping on misuse (stale handle, wrong thread, inside a job); a body that
+    /// finishes moves its value to `value` or its error to `error`.
+    @usableFromInline
+    static func resumeOrTrap(
+        _ job: JobReference, value: UnsafeMutableRawPointer?, error: UnsafeMutableRawPointer?
+    ) -> RawStep {
+        if let refusal = refusal(toResume: job) { AsyncJob.trap(refusal, action: "resumed") }
+        let slot = job.slot
+        return unsafe step(slot, pool: slot.pool!, finished: slot.run(value: value, error: error))
+    }
+
+    @inline(__always)
+    static func step(_ slot: JobSlot, pool: PoolHandle, finished: Bool) -> RawStep {
+        guard finished else { return .paused(JobReference(slot: slot, generation: slot.generation)) }
+        let failed = slot.failed
+        pool.recycle(slot)
+        return .finished(failed: failed)
     }
 
     /// Whether `job` may be resumed now, on this thread.

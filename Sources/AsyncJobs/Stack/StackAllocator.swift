@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// Where job stacks come from. The default allocator maps each stack with a PROT_NONE guard page
-// below it; a custom allocator (OpenSSL 3.2's ASYNC_set_mem_functions) returns plain memory,
-// and such stacks are protected by the canary that every pause and finish checks.
+// Where job stacks come from. The default allocator carves stacks, each with a PROT_NONE guard
+// page below it, out of larger mappings and keeps the stacks it gets back for reuse; a custom
+// allocator (OpenSSL 3.2's ASYNC_set_mem_functions) returns plain memory, and such stacks are
+// protected by the canary that every pause and finish checks.
+import Glibc
+import Synchronization
 
 /// A block of memory used as one job's stack.
 ///
@@ -45,29 +48,76 @@ public protocol StackAllocator: Sendable {
     func deallocateStack(_ stack: StackMemory)
 }
 
-/// The default allocator: each stack is its own mapping (`MAP_NORESERVE`, so untouched pages cost
-/// nothing) with a `PROT_NONE` guard page below it, so an overflow faults instead of corrupting
-/// memory.
+/// The default allocator: stacks with a `PROT_NONE` guard page below each, so that an overflow
+/// faults instead of corrupting memory.
+///
+/// Stacks are carved from chunks of up to 64 stacks mapped at once (`MAP_NORESERVE`: untouched
+/// pages cost nothing), one `mprotect` per stack for its guard page when it is first carved; a
+/// stack given back goes to a process-wide free list of its size and is handed out again, warm,
+/// without a system call. Chunks are never unmapped (like malloc's arenas).
+///
+/// Each guarded stack costs two kernel mappings and `vm.max_map_count` (65530 by default) bounds
+/// them, so past about 32,000 guarded stacks the guard's `mprotect` fails; stacks are then
+/// carved without a guard page (`hasGuardPage == false`) and rely on the canary that every pause
+/// and finish checks, as custom allocators' stacks do.
 /// OpenSSL equivalent: none (OpenSSL mallocs unguarded 32 KiB stacks).
 public struct GuardedStackAllocator: StackAllocator {
-    /// Creates the default allocator.
+    /// Creates the default allocator (all instances share one store of stacks).
     public init() {}
 
     public func allocateStack(minimumByteCount: Int) -> StackMemory? {
         let page = VirtualMemory.pageSize
-        let usable = (minimumByteCount + page - 1) / page * page
-        guard case .success(let mapping) = unsafe VirtualMemory.mapStack(byteCount: usable + page) else {
-            return nil
-        }
-        guard case .success = unsafe VirtualMemory.protectNone(mapping, byteCount: page) else {
-            unsafe VirtualMemory.unmap(mapping, byteCount: usable + page)
-            return nil
-        }
-        return unsafe StackMemory(base: mapping + page, byteCount: usable, hasGuardPage: true)
+        let usable = (max(minimumByteCount, 1) + page - 1) / page * page
+        return StackChunks.store.withLock { $0.take(usable: usable, page: page) }
     }
 
     public func deallocateStack(_ stack: StackMemory) {
-        let page = VirtualMemory.pageSize
-        unsafe VirtualMemory.unmap(stack.base - page, byteCount: stack.byteCount + page)
+        StackChunks.store.withLock { $0.give(stack) }
+    }
+}
+
+/// The process-wide store behind ``GuardedStackAllocator``: per stack size, the stacks given
+/// back and the chunk stacks are being carved from (addresses kept as integers).
+///
+/// Invariant: every stack in a free list lies in a chunk mapping (never unmapped),
+/// `[base - page, base)` is its guard page when `hasGuardPage`, and it is in no other list and
+/// not in use.
+struct StackChunks: Sendable {
+    static let store = Mutex(StackChunks())
+    /// Upper bound of one chunk's size; a chunk holds at least one stack.
+    static let chunkBytes = 4 << 20
+    static let maximumStacksPerChunk = 64
+
+    struct SizeClass: Sendable {
+        var free: [StackMemory] = []
+        /// Next uncarved slot of the current chunk, and the chunk's end (0: no chunk yet).
+        var cursor = 0
+        var end = 0
+    }
+    var classes: [Int: SizeClass] = [:]
+
+    mutating func take(usable: Int, page: Int) -> StackMemory? {
+        if let stack = classes[usable]?.free.popLast() { return stack }
+        let slot = usable + page
+        var sizeClass = classes[usable] ?? SizeClass()
+        if sizeClass.cursor == 0 || sizeClass.cursor + slot > sizeClass.end {
+            let count = max(1, min(StackChunks.maximumStacksPerChunk, StackChunks.chunkBytes / slot))
+            guard case .success(let chunk) = unsafe VirtualMemory.mapStack(byteCount: count * slot) else {
+                return nil
+            }
+            sizeClass.cursor = Int(bitPattern: chunk)
+            sizeClass.end = sizeClass.cursor + count * slot
+        }
+        let guardPage = unsafe UnsafeMutableRawPointer(bitPattern: sizeClass.cursor)!
+        sizeClass.cursor += slot
+        classes[usable] = sizeClass
+        // Past vm.max_map_count the guard cannot be made: the stack then has none (see above).
+        let guarded: Bool
+        if case .success = unsafe VirtualMemory.protectNone(guardPage, byteCount: page) { guarded = true } else { guarded = false }
+        return unsafe StackMemory(base: guardPage + page, byteCount: usable, hasGuardPage: guarded)
+    }
+
+    mutating func give(_ stack: StackMemory) {
+        classes[stack.byteCount, default: SizeClass()].free.append(stack)
     }
 }

@@ -37,18 +37,15 @@ uint64_t ajt_swap_checking_registers(void *_Nullable *_Nonnull save, void *to, v
 /// Number of registers `ajt_swap_checking_registers` checks on this architecture.
 int ajt_checked_register_count(void);
 
-/// An entry for `_ajctx_make`: records the stack pointer at its very first instruction (see
-/// `ajt_entry_stack_pointer`), then tail-jumps to the continuation set with
-/// `ajt_set_entry_continuation`, with the same stack and argument.
+/// An entry for `_ajctx_make`: tail-jumps to the continuation set with
+/// `ajt_set_entry_continuation`, on the same stack, passing its own `data` and the stack pointer
+/// it found at its very first instruction (on x86_64 the trampoline reached it with a `call`, so
+/// the ABI wants `sp % 16 == 8`; on aarch64 `sp % 16 == 0`).
 void ajt_recording_entry(void *_Nullable data);
 
-/// Sets the function that `ajt_recording_entry` continues into. Not thread-safe (tests only).
-void ajt_set_entry_continuation(void (*continuation)(void *_Nullable data));
-
-/// The stack pointer that `ajt_recording_entry` saw on entry (after the call pushed nothing:
-/// on x86_64 the entry is reached with a `call`, so `sp % 16 == 8` is the ABI's rule; on
-/// aarch64 `sp % 16 == 0`).
-uintptr_t ajt_entry_stack_pointer(void);
+/// Sets the function that `ajt_recording_entry` continues into. A process-wide setting: set it
+/// to the same function from every test that uses it.
+void ajt_set_entry_continuation(void (*continuation)(void *_Nullable data, uintptr_t entry_sp));
 
 /// The stack pointer the ABI wants at a function's first instruction, modulo 16.
 uintptr_t ajt_expected_entry_alignment(void);

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: Apache-2.0
+// The job side of an engine, shared by OffloadEngine and SimulatedAccelerator: choose how the
+// completion of a request is announced (the job's wait fd under the engine's key, or the wait
+// context's callback), pause until it is done, and tolerate spurious resumes, cancellation and
+// late completions (SEMANTICS.md, "How engines and applications drive it").
+//
+// Invariants: an operation moves pending -> done (by its completer) or pending -> abandoned (by
+// its cancelled job) exactly once; only the completer of `done` announces; an engine's eventfd is
+// closed only when its wait context has let it go *and* no operation still holds it, so a late
+// completer never writes to a closed (or reused) descriptor.
+import Synchronization
+import SystemPackage
+
+/// An engine's eventfd registered in a wait context, closed when both the context's cleanup has
+/// run and no in-flight operation still uses it.
+final class EngineWaitFD: Sendable {
+    let fd: FileDescriptor
+    /// 2 per in-flight operation, +1 once the wait context's cleanup ran. Whoever brings it to
+    /// exactly 1 closes the fd.
+    private let holds = Atomic<Int>(0)
+
+    init(fd: FileDescriptor) {
+        self.fd = fd
+    }
+
+    /// An operation starts using the fd (called on the job's thread, while the context holds it).
+    func retainForOperation() {
+        holds.wrappingAdd(2, ordering: .relaxed)
+    }
+
+    /// An operation is done with the fd (after signalling it, or after being abandoned).
+    func releaseForOperation() {
+        if holds.wrappingSubtract(2, ordering: .acquiringAndReleasing).newValue == 1 { EventCounter.close(fd) }
+    }
+
+    /// The wait context's cleanup: it no longer holds the fd.
+    func releaseForContext() {
+        if holds.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue == 1 { EventCounter.close(fd) }
+    }
+}
+
+/// How the completion of one request is announced.
+enum NotificationTarget: Sendable {
+    /// Signal the engine's eventfd in the job's wait context (the loop watches it).
+    case waitFD(EngineWaitFD)
+    /// Call the wait context's callback (read when the request was submitted).
+    case callback(@Sendable () -> Void)
+    /// Call a closure (Swift concurrency: resume a continuation).
+    case closure(@Sendable () -> Void)
+    /// Nobody waits asynchronously: the caller blocks on this parker.
+    case parker(ThreadParker)
+}
+
+/// One request to an engine: its work (or payload), its result once done, and how its
+/// completion is announced. Shared by the job that waits and the thread that completes it.
+final class EngineRequest<Value: Sendable>: Sendable {
+    static var pending: UInt8 { 0 }
+    static var done: UInt8 { 1 }
+    static var abandoned: UInt8 { 2 }
+
+    let state = Atomic<UInt8>(0)
+    let target: NotificationTarget
+    /// What a worker runs (nil for an accelerator request, which only waits).
+    let work: (@Sendable () throws -> Value)?
+    /// The value an accelerator request returns.
+    let payload: Value?
+    private let result = Mutex<Result<Value, any Error>?>(nil)
+
+    init(target: NotificationTarget, work: (@Sendable () throws -> Value)?, payload: Value? = nil) {
+        self.target = target
+        self.work = work
+        self.payload = payload
+        if case .waitFD(let box) = target { box.retainForOperation() }
+    }
+
+    var isDone: Bool { state.load(ordering: .acquiring) == Self.done }
+
+    /// On a worker: runs the work unless the job gave up on it, stores its result, announces.
+    func execute() {
+        guard state.load(ordering: .relaxed) == Self.pending, let work else { return complete() }
+        let outcome: Result<Value, any Error>
+        do { outcome = .success(try work()) } catch { outcome = .failure(error) }
+        result.withLock { $0 = outcome }
+        complete()
+    }
+
+    /// Any thread: the request is over (its result, if any, stored first). Marks it done and
+    /// announces it, unless its job gave up on it; then lets go of the engine's fd.
+    func complete() {
+        let exchanged = state.compareExchange(
+            expected: Self.pending, desired: Self.done, ordering: .acquiringAndReleasing
+        ).exchanged
+        switch target {
+        case .waitFD(let box):
+            if exchanged { EventCounter.signal(box.fd) }
+            box.releaseForOperation()
+        case .callback(let callback), .closure(let callback):
+            if exchanged { callback() }
+        case .parker(let parker):
+            if exchanged { parker.unpark() }
+        }
+    }
+
+    /// The job gives up waiting (it was cancelled). Returns false if the request is already done.
+    func abandon() -> Bool {
+        state.compareExchange(expected: Self.pending, desired: Self.abandoned, ordering: .acquiringAndReleasing)
+            .exchanged
+    }
+
+    /// The value or error of a done request.
+    func takeResult() throws -> Value {
+        if let payload, work == nil { return payload }
+        guard let outcome = result.withLock({ $0.take() }) else {
+            preconditionFailure("EngineRequest result taken before the request was done")
+        }
+        return try outcome.get()
+    }
+}
+
+/// The job-side protocol every engine of this module follows.
+enum EngineWaiting {
+    /// How a request submitted now, from the calling code, should be announced; nil when it
+    /// should run inline (not in a job, or pausing is blocked, so nothing could resume us).
+    /// - Throws: `CancellationError` if the running job is already cancelled.
+    /// - Throws: ``AsyncJobError`` if the engine's eventfd cannot be created.
+    static func target(forKey key: WaitContext.Key) throws -> NotificationTarget? {
+        guard let slot = JobSlot.current else { return nil }
+        if slot.cancelRequested { throw CancellationError() }
+        if slot.blockCount != 0 { return nil }
+        guard let context = slot.waitContext else {
+            // A job without a wait context can still pause; someone must wake it some other way
+            // (first design); we cannot know who, so wait on the thread instead.
+            return nil
+        }
+        // OpenSSL's rule: with a callback set, use it (and report the submission in the status).
+        if let callback = context.callback {
+            context.status = .ok
+            return .callback(callback)
+        }
+        if let existing = context.waitDescriptor(forKey: key), let box = existing.customData as? EngineWaitFD {
+            return .waitFD(box)
+        }
+        switch EventCounter.make() {
+        case .failure(let errno):
+            throw AsyncJobError(.waitDescriptorUnavailable, underlying: errno)
+        case .success(let fd):
+            let box = EngineWaitFD(fd: fd)
+            context.setWaitFD(fd, forKey: key, customData: box) { _, _, customData in
+                (customData as? EngineWaitFD)?.releaseForContext()
+            }
+            return .waitFD(box)
+        }
+    }
+
+    /// Blocks the calling thread until `request` (targeting `.parker`) is done.
+    static func block<Value>(until request: EngineRequest<Value>, on parker: ThreadParker) {
+        while !request.isDone { parker.park() }
+    }
+
+    /// Pauses the running job until `completion` is done. Spurious resumes pause again.
+    /// - Throws: `CancellationError` if the job is cancelled first (the request is abandoned:
+    ///   its late completion announces nothing).
+    static func pause<Value>(until completion: EngineRequest<Value>) throws(CancellationError) {
+        while !completion.isDone {
+            if !AsyncJob.pause() {
+                // Cancelled (pausing cannot be blocked here: `target` checked it).
+                if completion.abandon() { throw CancellationError() }
+            }
+        }
+        // Done: consume our signal. The engine drains its own fd; the loop never reads it.
+        if case .waitFD(let box) = completion.target { EventCounter.drain(box.fd) }
+    }
+}

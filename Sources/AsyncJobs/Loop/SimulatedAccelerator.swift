@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: Apache-2.0
+// A stand-in for a hardware accelerator (QAT-like): a fixed number of parallel slots, each
+// request occupying one for a fixed latency. It burns no CPU while requests are in flight: one
+// timer thread sleeps on a timerfd until the oldest request's deadline, completes every request
+// that is due, and sleeps again (or parks when nothing is in flight).
+//
+// Invariants: `inFlight` is ordered by deadline (equal latencies, monotonic clock: FIFO order is
+// deadline order); `inFlight.count <= slots`; requests wait in `waiting` only while every slot
+// is busy, and enter a slot in arrival order.
+import Synchronization
+import SystemPackage
+
+/// A simulated offload device with a fixed latency and a number of parallel slots.
+///
+/// Inside a job, ``perform(_:)`` submits a request and pauses the job until the device has
+/// "processed" it, then returns the request's payload; notification goes through the job's wait
+/// context exactly as with ``OffloadEngine`` (callback if set, else an eventfd under the device's
+/// key). ``submit(completion:)`` is the raw interface for other drivers (Swift concurrency,
+/// SwiftNIO).
+/// - Important: every method may be called from any thread. Call ``shutdown()`` when done.
+/// OpenSSL equivalent: a hardware engine such as Intel QAT's, driven through the wait context.
+public final class SimulatedAccelerator: Sendable {
+    /// How long each request occupies its slot.
+    public let latency: Duration
+    /// How many requests can be in flight at once.
+    public let slots: Int
+    /// Identifies the device's descriptors in wait contexts.
+    public let key: WaitContext.Key
+
+    private let device: AcceleratorDevice
+
+    /// Creates a device and its timer thread.
+    /// - Parameters:
+    ///   - latency: time each request spends in a slot.
+    ///   - slots: requests processed in parallel (at least 1); more wait for a free slot.
+    /// - Throws: ``JobLoopError/Code/threadUnavailable`` or ``JobLoopError/Code/setupFailed``
+    ///   (no timerfd).
+    public init(latency: Duration, slots: Int) throws(JobLoopError) {
+        let (seconds, attoseconds) = latency.components
+        let nanoseconds = UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+        self.latency = latency
+        self.slots = max(1, slots)
+        self.device = try AcceleratorDevice(latencyNanoseconds: nanoseconds, slots: max(1, slots))
+        self.key = WaitContext.Key(ObjectIdentifier(device))
+    }
+
+    /// Sends `payload` through the device from inside a job, pausing the job until it is done.
+    ///
+    /// - Parameter payload: returned unchanged once the request completes (lets callers check
+    ///   that each job got its own answer).
+    /// - Returns: `payload`.
+    /// - Throws: `CancellationError` if the job is cancelled first (the request still occupies
+    ///   its slot until its deadline); ``AsyncJobError`` if the eventfd cannot be created.
+    /// - Important: outside a job (or with pausing blocked) it blocks the calling thread for the
+    ///   request's duration.
+    @available(*, noasync, message: "pauses the calling job; use submit(completion:) from Swift concurrency")
+    public func perform<Payload: Sendable>(_ payload: Payload) throws -> Payload {
+        guard let target = try EngineWaiting.target(forKey: key) else {
+            let parker = ThreadParker()
+            let request = EngineRequest(target: .parker(parker), work: nil, payload: payload)
+            device.submit(request)
+            EngineWaiting.block(until: request, on: parker)
+            return payload
+        }
+        let request = EngineRequest(target: target, work: nil, payload: payload)
+        device.submit(request)
+        try EngineWaiting.pause(until: request)
+        return payload
+    }
+
+    /// Submits a request; `completion` is called on the device's timer thread when it is done.
+    /// - Parameter completion: must be short and must not block (it delays other completions).
+    public func submit(completion: @escaping @Sendable () -> Void) {
+        device.submit(EngineRequest<Int>(target: .closure(completion), work: nil, payload: 0))
+    }
+
+    /// Requests completed so far.
+    public var completedCount: Int { device.completedCount }
+
+    /// The most requests that were in flight at once.
+    public var peakInFlight: Int { device.peakInFlight }
+
+    /// Completes every accepted request at its deadline, then stops the timer thread. Later
+    /// submissions complete at once. Idempotent.
+    public func shutdown() {
+        device.shutdown()
+    }
+
+    deinit {
+        device.shutdown()
+    }
+}
+
+/// The device's state and timer thread.
+final class AcceleratorDevice: Sendable {
+    private struct Slot {
+        let deadline: UInt64
+        let request: any AcceleratorRequest
+    }
+    private struct State {
+        var inFlight = RingBuffer<Slot>()
+        var waiting = RingBuffer<any AcceleratorRequest>()
+        var parked = false
+        var stopping = false
+        var stopped = false
+        var thread: PlatformThread?
+        var completed = 0
+        var peak = 0
+    }
+    private let state = Mutex(State())
+    private let parker = ThreadParker()
+    private let timer: FileDescriptor
+    private let latency: UInt64
+    private let slots: Int
+
+    init(latencyNanoseconds: UInt64, slots: Int) throws(JobLoopError) {
+        self.latency = latencyNanoseconds
+        self.slots = slots
+        switch TimerFD.make() {
+        case .success(let fd): timer = fd
+        case .failure(let errno): throw JobLoopError(.setupFailed, systemError: errno)
+        }
+        switch PlatformThread.spawn(name: "aj-accelerator", { [self] in self.run() }) {
+        case .success(let thread): state.withLock { $0.thread = thread }
+        case .failure(let errno):
+            EventCounter.close(timer)
+            throw JobLoopError(.threadUnavailable, systemError: errno)
+        }
+    }
+
+    var completedCount: Int { state.withLock { $0.completed } }
+    var peakInFlight: Int { state.withLock { $0.peak } }
+
+    func submit(_ request: some AcceleratorRequest) {
+        let now = MonotonicClock.nanoseconds()
+        let (accepted, wake) = state.withLock { state -> (Bool, Bool) in
+            if state.stopped { return (false, false) }
+            if state.inFlight.count < slots {
+                state.inFlight.append(Slot(deadline: now + latency, request: request))
+                state.peak = max(state.peak, state.inFlight.count)
+            } else {
+                state.waiting.append(request)
+            }
+            let wake = state.parked
+            state.parked = false
+            return (true, wake)
+        }
+        if !accepted { return request.complete() }
+        if wake { parker.unpark() }
+    }
+
+    /// The timer thread.
+    private func run() {
+        var due: [any AcceleratorRequest] = []
+        due.reserveCapacity(1024)
+        while true {
+            let now = MonotonicClock.nanoseconds()
+            let next = state.withLock { state -> UInt64? in
+                while let head = state.inFlight.first, head.deadline <= now {
+                    _ = state.inFlight.popFirst()
+                    due.append(head.request)
+                }
+                // Freed slots go to waiting requests, which start now.
+                while state.inFlight.count < slots, let request = state.waiting.popFirst() {
+                    state.inFlight.append(Slot(deadline: now + latency, request: request))
+                }
+                state.completed += due.count
+                if let head = state.inFlight.first { return head.deadline }
+                if state.stopping {
+                    state.stopped = true
+                    return 0
+                }
+                state.parked = true
+                return nil
+            }
+            for request in due { request.complete() }
+            due.removeAll(keepingCapacity: true)
+            switch next {
+            case .some(0):
+                EventCounter.close(timer)
+                return
+            case .some(let deadline):
+                TimerFD.arm(timer, deadline: deadline)
+                TimerFD.waitForExpiry(timer)
+            case .none:
+                parker.park()
+            }
+        }
+    }
+
+    func shutdown() {
+        let thread = state.withLock { state -> PlatformThread? in
+            state.stopping = true
+            defer { state.thread = nil }
+            return state.thread
+        }
+        parker.unpark()
+        // The timer thread closes the timerfd as it ends; joining makes sure it has.
+        if let thread, thread.id != PlatformThread.currentID { thread.join() }
+    }
+}
+
+/// Something the accelerator completes at its deadline.
+protocol AcceleratorRequest: AnyObject, Sendable {
+    func complete()
+}
+
+extension EngineRequest: AcceleratorRequest {}
