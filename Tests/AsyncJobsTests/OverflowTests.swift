@@ -44,7 +44,7 @@ struct OverflowTests {
         }
         let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
         #expect(message.contains("swift-async-jobs: stack overflow in job 0x"))
-        #expect(message.contains("16368-byte stack (guard page hit at 0x"))
+        #expect(message.contains("16384-byte stack (guard page hit at 0x"))
         #expect(message.contains("JobPool.configure(stackSize:)"))
     }
 
@@ -58,7 +58,7 @@ struct OverflowTests {
             while true { sleep(1) }
         }
         let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
-        #expect(message.contains("32752-byte stack (guard page hit at"))
+        #expect(message.contains("32768-byte stack (guard page hit at"))
     }
 
     // Under AddressSanitizer, large locals live on its fake stack, not on the job's stack.
@@ -98,5 +98,40 @@ struct OverflowTests {
         }
         let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
         #expect(!message.contains("swift-async-jobs"))
+    }
+}
+
+@Suite("Guard page budget")
+struct GuardBudgetTests {
+    @Test func budgetFollowsTheMappingLimitWithRoomToSpare() {
+        let budget = GuardedStackAllocator.guardPageBudget
+        #expect(budget > 1000)
+        #expect(budget * 2 < 65530 || budget * 2 < 10_000_000)
+    }
+
+    @Test func stacksPastTheBudgetHaveNoGuardPageAndAreStillProtected() async {
+        // In a child process: the budget is process-wide.
+        await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            runSynchronously {
+                let allocator = GuardedStackAllocator()
+                GuardedStackAllocator.guardPageBudget = GuardedStackAllocator.guardedStackCount + 1
+                let first = allocator.allocateStack(minimumByteCount: 16 * 1024)
+                let second = allocator.allocateStack(minimumByteCount: 16 * 1024)
+                guard first?.hasGuardPage == true, second?.hasGuardPage == false else { exit(0) }
+                // Jobs on unguarded stacks are covered by the canary.
+                try! JobPool.configure(stackSize: 16 * 1024, allocator: UnguardedAllocator())
+                _ = try? AsyncJob.start { () -> Int in
+                    func dig(_ depth: Int) -> Int {
+                        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { buffer in
+                            buffer.initialize(repeating: 1)
+                            return depth == 0 ? Int(buffer[0]) : dig(depth - 1) + Int(buffer[1])
+                        }
+                    }
+                    let value = dig(24)
+                    AsyncJob.pause()
+                    return value
+                }
+            }
+        }
     }
 }
