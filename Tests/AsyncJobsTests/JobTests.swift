@@ -74,7 +74,8 @@ struct JobTests {
 
     @Test(arguments: [1, 16, 100, 250])
     func pauseAtDepthResumesInOrder(depth: Int) throws {
-        try withFreshPool {
+        // 256 KiB: sanitizer builds make frames several times larger.
+        try withFreshPool(stackSize: 256 * 1024) {
             var trail: [Int] = []
             func descend(_ level: Int) -> Int {
                 if level == depth {
@@ -346,9 +347,30 @@ struct SplitMix64: RandomNumberGenerator {
     }
 }
 
+/// Runs `body` on a new POSIX thread and joins it: returns only after the thread has fully
+/// exited, thread-specific-data destructors (the pool's thread-exit cleanup) included.
+func runOnJoinedThread<R>(_ body: @escaping () throws -> R) throws -> R {
+    let box = ThreadResultBox(body)
+    let context = Unmanaged.passRetained(box).toOpaque()
+    var thread = pthread_t()
+    let created = pthread_create(&thread, nil, { context in
+        let box = Unmanaged<ThreadResultRunner>.fromOpaque(context!).takeRetainedValue()
+        box.run()
+        return nil
+    }, context)
+    precondition(created == 0, "pthread_create failed: \(created)")
+    pthread_join(thread, nil)
+    return try box.result!.get()
+}
+
 /// Carries a body to a new thread and its result back.
-final class ThreadResultBox<R>: @unchecked Sendable {
+class ThreadResultRunner: @unchecked Sendable {
+    func run() {}
+}
+
+final class ThreadResultBox<R>: ThreadResultRunner, @unchecked Sendable {
     var result: Result<R, any Error>?
     let body: () throws -> R
     init(_ body: @escaping () throws -> R) { self.body = body }
+    override func run() { result = Result { try body() } }
 }

@@ -199,7 +199,7 @@ struct PoolTests {
         let allocator = CountingAllocator()
         let counter = LiveCounter()
         // The handle outlives its thread on purpose: thread exit cancels the job.
-        let box = try runOnNewThreadReturning { () -> PausedBox<Int, Never>? in
+        let box = try runOnJoinedThread { () -> PausedBox<Int, Never>? in
             try JobPool.configure(maxSize: 0, initialSize: 3, allocator: allocator)
             guard case .paused(let job) = try AsyncJob.start({ () -> Int in
                 let held = counter.make()

@@ -69,6 +69,9 @@ enum JobState: UInt8 {
     /// The stack and the allocator to give it back to; nil while recycled.
     var stack: StackMemory?
     var allocator: (any StackAllocator)?
+    /// The canary below the frames of a stack without a guard page; nil with a guard page (the
+    /// guard catches the overflow, and not writing a canary leaves the lowest page untouched).
+    var canary: UnsafeMutableRawPointer?
     /// The body of a job that has not started yet.
     var body: (any JobBody)?
     /// Where the current resumer wants the body's value (uninitialized `Value` storage on its
@@ -173,14 +176,24 @@ enum JobState: UInt8 {
 
     // MARK: Stack
 
-    /// Gives the record a stack. The lowest `canaryBytes` hold the canary checked at every pause
-    /// and finish; the job's frames use the rest.
+    /// Gives the record a stack. Below a stack without a guard page, the lowest `canaryBytes`
+    /// hold the canary checked at every pause and finish; the job's frames use the rest.
     func attach(stack: StackMemory, allocator: any StackAllocator) {
         unsafe record.pointee.stack = stack
         unsafe record.pointee.allocator = allocator
-        unsafe machine.pointee.stack_low = UnsafeMutableRawPointer(stack.base + JobSlot.canaryBytes)
-        unsafe machine.pointee.stack_size = stack.byteCount - JobSlot.canaryBytes
-        writeCanary()
+        if stack.hasGuardPage {
+            let page = VirtualMemory.pageSize
+            unsafe machine.pointee.stack_low = UnsafeMutableRawPointer(stack.base)
+            unsafe machine.pointee.stack_size = stack.byteCount
+            unsafe machine.pointee.guard_low = UnsafeMutableRawPointer(stack.base - page)
+            unsafe machine.pointee.guard_size = page
+            unsafe record.pointee.canary = nil
+        } else {
+            unsafe machine.pointee.stack_low = UnsafeMutableRawPointer(stack.base + JobSlot.canaryBytes)
+            unsafe machine.pointee.stack_size = stack.byteCount - JobSlot.canaryBytes
+            unsafe record.pointee.canary = stack.base
+            writeCanary()
+        }
     }
 
     /// Takes the stack away and returns it to its allocator; also closes the first-design wake fd.
@@ -191,8 +204,11 @@ enum JobState: UInt8 {
         }
         unsafe record.pointee.stack = nil
         unsafe record.pointee.allocator = nil
+        unsafe record.pointee.canary = nil
         unsafe machine.pointee.stack_low = nil
         unsafe machine.pointee.stack_size = 0
+        unsafe machine.pointee.guard_low = nil
+        unsafe machine.pointee.guard_size = 0
         let fd = unsafe _ajctx_load_wake_fd(machine)
         if fd >= 0 {
             EventCounter.close(.init(rawValue: fd))
@@ -205,14 +221,14 @@ enum JobState: UInt8 {
     }
 
     private func writeCanary() {
-        guard let base = unsafe record.pointee.stack?.base else { return }
+        guard let base = unsafe record.pointee.canary else { return }
         unsafe base.storeBytes(of: canaryValue, as: UInt64.self)
         unsafe (base + 8).storeBytes(of: ~canaryValue, as: UInt64.self)
     }
 
     /// Whether the canary below the job's frames is intact.
     var canaryIntact: Bool {
-        guard let base = unsafe record.pointee.stack?.base else { return true }
+        guard let base = unsafe record.pointee.canary else { return true }
         let low = unsafe base.load(as: UInt64.self)
         let high = unsafe (base + 8).load(as: UInt64.self)
         return low == canaryValue && high == ~canaryValue
@@ -380,9 +396,9 @@ enum RecordRecycler {
 enum StackOverflowReport {
     static func canaryOverwritten(_ slot: JobSlot) -> Never {
         let address = unsafe String(describing: slot.address)
-        let message = "swift-async-jobs: job \(address) overflowed its \(slot.usableStackBytes)-byte stack "
-            + "(stack canary overwritten). Give the pool larger stacks: JobPool.configure(stackSize:) "
-            + "or SAJ_set_stack_size().\n"
+        let message = "swift-async-jobs: stack overflow in job \(address): it overran its "
+            + "\(slot.usableStackBytes)-byte stack (stack canary overwritten). Give the pool larger stacks: "
+            + "JobPool.configure(stackSize:) in Swift, SAJ_set_stack_size() in C.\n"
         StandardError.write(message)
         abort()
     }

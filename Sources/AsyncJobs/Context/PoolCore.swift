@@ -46,6 +46,9 @@ struct PoolCore {
         unsafe core.initialize(to: PoolCore(stackByteCount: stackByteCount, allocator: allocator))
         unsafe _ajctx_set_pool(UnsafeMutableRawPointer(core))
         unsafe ThreadExitHook.register(UnsafeMutableRawPointer(core))
+        // A guard-page hit is reported by a SIGSEGV handler, which needs a stack of its own.
+        _ = _ajctx_install_overflow_handler()
+        _ = _ajctx_thread_altstack_acquire()
         return unsafe PoolHandle(core: core)
     }
 
@@ -67,6 +70,7 @@ struct PoolCore {
         if unsafe _ajctx_pool() == UnsafeMutableRawPointer(core) {
             _ajctx_set_pool(nil)
             ThreadExitHook.unregister()
+            _ajctx_thread_altstack_release()
         }
         unsafe core.deinitialize(count: 1)
         unsafe core.deallocate()

@@ -74,6 +74,19 @@ public struct GuardedStackAllocator: StackAllocator {
     public func deallocateStack(_ stack: StackMemory) {
         StackChunks.store.withLock { $0.give(stack) }
     }
+
+    /// How many stacks, process-wide, get a guard page; later ones are protected by the canary
+    /// only. Defaults to what `vm.max_map_count` allows with room left for the rest of the
+    /// process (about 28,600 with the default 65,530).
+    public static var guardPageBudget: Int {
+        get { StackChunks.store.withLock { $0.guardPageBudget } }
+        set { StackChunks.store.withLock { $0.guardPageBudget = newValue } }
+    }
+
+    /// Stacks carved with a guard page so far, process-wide.
+    public static var guardedStackCount: Int {
+        StackChunks.store.withLock { $0.guardedStacks }
+    }
 }
 
 /// The process-wide store behind ``GuardedStackAllocator``: per stack size, the stacks given
@@ -95,6 +108,17 @@ struct StackChunks: Sendable {
         var end = 0
     }
     var classes: [Int: SizeClass] = [:]
+    /// Stacks carved with a guard page so far (chunks are never unmapped).
+    var guardedStacks = 0
+    /// Most stacks to carve with a guard page: half of `vm.max_map_count` after keeping an eighth
+    /// of it (at least 4096) for the rest of the process's mappings (malloc arenas, threads,
+    /// libraries).
+    var guardPageBudget = StackChunks.defaultGuardPageBudget()
+
+    static func defaultGuardPageBudget() -> Int {
+        let limit = ProcFile.integer(at: "/proc/sys/vm/max_map_count") ?? 65530
+        return max(0, (limit - max(limit / 8, 4096)) / 2)
+    }
 
     mutating func take(usable: Int, page: Int) -> StackMemory? {
         if let stack = classes[usable]?.free.popLast() { return stack }
@@ -111,9 +135,14 @@ struct StackChunks: Sendable {
         let guardPage = unsafe UnsafeMutableRawPointer(bitPattern: sizeClass.cursor)!
         sizeClass.cursor += slot
         classes[usable] = sizeClass
-        // Past vm.max_map_count the guard cannot be made: the stack then has none (see above).
-        let guarded: Bool
-        if case .success = unsafe VirtualMemory.protectNone(guardPage, byteCount: page) { guarded = true } else { guarded = false }
+        // Guard pages while the budget lasts (each splits the chunk's mapping, costing two of the
+        // process's vm.max_map_count mappings); then, or if mprotect fails, no guard page: the
+        // stack relies on the canary (see above).
+        var guarded = false
+        if guardedStacks < guardPageBudget, case .success = unsafe VirtualMemory.protectNone(guardPage, byteCount: page) {
+            guarded = true
+            guardedStacks += 1
+        }
         return unsafe StackMemory(base: guardPage + page, byteCount: usable, hasGuardPage: guarded)
     }
 

@@ -131,3 +131,23 @@ enum StandardError {
         }
     }
 }
+
+/// Small reads of /proc files.
+enum ProcFile {
+    /// The decimal integer at the start of the file, or nil. Retries reads on EINTR.
+    static func integer(at path: String) -> Int? {
+        let fd = unsafe open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { _ = close(fd) }
+        var bytes = [UInt8](repeating: 0, count: 64)
+        var count = 0
+        while true {
+            count = unsafe bytes.withUnsafeMutableBytes { unsafe read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            break
+        }
+        guard count > 0 else { return nil }
+        let digits = bytes[..<count].prefix { $0 >= 48 && $0 <= 57 }
+        return Int(String(decoding: digits, as: UTF8.self))
+    }
+}

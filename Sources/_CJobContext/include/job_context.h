@@ -58,6 +58,9 @@ typedef struct _ajctx_job {
     void *_Nullable asan_fake_stack;
     const void *_Nullable asan_caller_bottom;
     size_t asan_caller_size;
+    /// The inaccessible region below the stack (0 size: none), for the overflow report.
+    void *_Nullable guard_low;
+    size_t guard_size;
 } _ajctx_job;
 
 /// Prepares `job` to run `job->entry` on the stack [`stack_low`, `stack_low + stack_size`) at its
@@ -87,6 +90,19 @@ int32_t _ajctx_load_wake_fd(const _ajctx_job *job);
 
 /// Test hook: 0 stops swapping Swift's exclusivity access sets (the default 1 swaps them).
 void _ajctx_set_access_set_swapping(int enabled);
+
+/// Installs, once per process, the SIGSEGV handler that reports a guard-page hit on a job stack
+/// (naming the job and its stack size) and aborts; faults that are not on a job's guard page go
+/// to the handler that was installed before (or the default action). Returns 0, or an errno.
+int _ajctx_install_overflow_handler(void);
+
+/// Gives the calling thread an alternate signal stack if it has none (the handler cannot run on
+/// the overflowed stack). Returns 0, or an errno. Idempotent per thread.
+int _ajctx_thread_altstack_acquire(void);
+
+/// Removes and frees the alternate signal stack that `_ajctx_thread_altstack_acquire` installed
+/// on this thread, if any.
+void _ajctx_thread_altstack_release(void);
 
 /// 1 when switching uses the hand-written assembly, 0 when the ucontext fallback is built.
 int _ajctx_uses_assembly(void);
