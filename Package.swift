@@ -49,6 +49,10 @@ let package = Package(
             name: "AsyncJobsTests",
             dependencies: ["AsyncJobs", "AsyncJobsExamples", .product(name: "SystemPackage", package: "swift-system")]
         ),
+        .testTarget(
+            name: "AsyncJobsLoopTests",
+            dependencies: ["AsyncJobs", .product(name: "SystemPackage", package: "swift-system")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
