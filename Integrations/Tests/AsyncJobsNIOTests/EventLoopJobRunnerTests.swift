@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+// The runner on its own: jobs on the event loop's thread, both notification modes, many jobs
+// paused at once, errors, shutdown with paused jobs.
+import AsyncJobs
+import AsyncJobsNIO
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+
+@Suite struct EventLoopJobRunnerTests {
+    @Test(arguments: [EventLoopJobRunner.Notification.callback, .waitFD])
+    func manyJobsPausedInAnEngineEachCompleteWithTheirOwnValueOnTheLoop(
+        notification: EventLoopJobRunner.Notification
+    ) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let runner = try EventLoopJobRunner(eventLoop: loop, notification: notification)
+        let engine = try OffloadEngine(workers: 2)
+        let accelerator = try SimulatedAccelerator(latency: .microseconds(200), slots: 64)
+        let count = 500
+        let futures = (0..<count).map { index in
+            runner.submit { () throws -> Int in
+                precondition(loop.inEventLoop, "a job ran off the event loop")
+                let doubled = try engine.perform { index * 2 }
+                let echoed = try accelerator.perform(doubled)
+                precondition(loop.inEventLoop, "a job resumed off the event loop")
+                return echoed + 1
+            }
+        }
+        for (index, future) in futures.enumerated() {
+            #expect(try await future.get() == index * 2 + 1)
+        }
+        #expect(try await loop.submit { runner.jobsInFlight }.get() == 0)
+        try await runner.shutdown().get()
+        engine.shutdown()
+        accelerator.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func errorsThrownInAJobFailItsFuture() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let runner = try EventLoopJobRunner(eventLoop: group.next())
+        let engine = try OffloadEngine(workers: 1)
+        struct Refused: Error {}
+        await #expect(throws: Refused.self) {
+            try await runner.submit { () throws -> Int in try engine.perform { throw Refused() } }.get()
+        }
+        try await runner.shutdown().get()
+        engine.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    @Test(arguments: [EventLoopJobRunner.Notification.callback, .waitFD])
+    func shutdownCancelsPausedJobsAndRejectsNewWork(notification: EventLoopJobRunner.Notification) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let runner = try EventLoopJobRunner(eventLoop: loop, notification: notification)
+        let engine = try OffloadEngine(workers: 1)
+        let gate = Gate()
+        let started = Atomic(0)
+        let futures = (0..<4).map { index in
+            runner.submit { () throws -> Int in
+                started.wrappingAdd(1, ordering: .relaxed)
+                return try engine.perform {
+                    gate.waitUntilOpen()
+                    return index
+                }
+            }
+        }
+        while started.load(ordering: .relaxed) < 4 { try await Task.sleep(for: .milliseconds(2)) }
+        try await runner.shutdown().get()
+        for future in futures {
+            await #expect(throws: EventLoopJobRunner.Failure.cancelled) { try await future.get() }
+        }
+        await #expect(throws: EventLoopJobRunner.Failure.shutDown) {
+            try await runner.submit { 1 }.get()
+        }
+        // The abandoned work still runs on the worker; its late completion announces nothing.
+        gate.open()
+        engine.shutdown()
+        try await group.shutdownGracefully()
+    }
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The integrations and the speed command:
+# 1. the nested package Integrations/ (SwiftNIO: EventLoopJobRunner, the example signing server and
+#    its loopback HTTP tests), debug, in its own Integrations/.build;
+# 2. a smoke run of `asyncjobs speed` from the release build (.build-release, shared with other
+#    tiers): every operation with both notify modes for one second, checking the exit status and
+#    the report's sections. It times nothing: the numbers are for docs/speed.md, not for CI.
+# Prints how long each step took.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+status=0
+step() { # step NAME COMMAND...: runs it with its output in a log, prints the time; the log on failure
+  local name=$1; shift
+  local log start
+  log=$(mktemp)
+  start=$(date +%s)
+  echo "+ $*"
+  if "$@" >"$log" 2>&1; then
+    echo "  $name: ok in $(( $(date +%s) - start ))s"
+    grep -E "warning:" "$log" | sort -u | head -20
+    if grep -q "warning:" "$log"; then echo "  $name: the build has warnings"; status=1; fi
+  else
+    grep -Ev '^\[[0-9]+/[0-9]+\] ' "$log" | tail -60
+    echo "  $name: FAILED after $(( $(date +%s) - start ))s"
+    status=1
+  fi
+  LAST_LOG=$log
+}
+
+step "integrations build" swift build --package-path Integrations --build-tests
+if [ $status -eq 0 ]; then
+  step "integrations tests" swift test --package-path Integrations --skip-build
+  grep -E "✘|Test run with [0-9]+ tests" "$LAST_LOG"
+fi
+
+step "asyncjobs release build" swift build -c release --scratch-path .build-release --product asyncjobs
+if [ $status -eq 0 ]; then
+  bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/asyncjobs
+  for operation in sha256 p256-sign accel; do
+    for notify in fd callback; do
+      step "speed $operation --notify $notify" "$bin" speed "$operation" --notify "$notify" --seconds 1 --jobs 32 --no-progress
+      out=$LAST_LOG
+      for section in "== $operation:" "ops/s" "p99.9" "sync, 1 thread" "jobs, 1 loop thread, notify $notify" \
+        "Swift concurrency, a task per op" "loop thread:"; do
+        if ! grep -qF -- "$section" "$out"; then
+          echo "  speed $operation --notify $notify: the report has no '$section'"
+          cat "$out"
+          status=1
+        fi
+      done
+      if grep -q "error:" "$out"; then cat "$out"; status=1; fi
+    done
+  done
+  sed -n '1,2p' "$out"
+fi
+exit $status
