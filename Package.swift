@@ -17,6 +17,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // Only the `asyncjobs speed` command (AsyncJobsSpeed) uses these; no test target does.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         .target(name: "_CJobContext", cSettings: contextDefines),
@@ -36,10 +39,19 @@ let package = Package(
             name: "AsyncJobsExamples",
             dependencies: ["AsyncJobs", "_CSystemShims", .product(name: "SystemPackage", package: "swift-system")]
         ),
+        .target(
+            name: "AsyncJobsSpeed",
+            dependencies: [
+                "AsyncJobs",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
         .executableTarget(
             name: "asyncjobs",
             dependencies: [
                 "AsyncJobsExamples",
+                "AsyncJobsSpeed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

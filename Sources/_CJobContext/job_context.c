@@ -53,15 +53,77 @@ extern void swift_task_exitThreadLocalContext(char *state) __attribute__((weak))
 // Test hook: 0 turns the access-set swap off, so a regression test can show the crash it prevents.
 static int swap_access_sets = 1;
 void _ajctx_set_access_set_swapping(int enabled) { swap_access_sets = enabled; }
+
+// Fast path of the swap. Both runtime functions start by finding the thread's access-set head
+// through a general-dynamic TLS lookup (`SwiftTLSContext::get()`, __tls_get_addr): ~70 of the
+// ~270 instructions of a Swift round trip. In the usual case (the job saved no open access, or
+// the head is what the job found on entry) they then only copy or clear `state`. With the head's
+// address cached per thread, the switch does exactly that inline and calls the runtime only for
+// the other cases. The address is found once per thread by reading the runtime's own code: the
+// call to `SwiftTLSContext::get()` in both functions, its `lea tls_index(%rip), %rdi; call
+// __tls_get_addr` and the `mov (%rax), %rcx` that reads the head at offset 0. If any byte differs
+// from the expected sequence (another runtime version, static linking, another architecture), the
+// address stays unknown and every switch calls the runtime as before.
+#define AJCTX_HEAD_UNKNOWN ((uintptr_t *)1)
+static _Thread_local uintptr_t *tls_access_head __attribute__((tls_model("initial-exec")));
+extern void *__tls_get_addr(void *index) __attribute__((weak));
+
+static uintptr_t *find_access_head(void) {
+    uintptr_t *head = AJCTX_HEAD_UNKNOWN;
+#if defined(__x86_64__)
+    // push %rbp; mov %rsp,%rbp; push %rbx; push %rax; mov %rdi,%rbx; call rel32 (get)
+    static const unsigned char prologue[] = {0x55, 0x48, 0x89, 0xe5, 0x53, 0x50, 0x48, 0x89, 0xfb, 0xe8};
+    // mov (%rbx),%rdx; mov (%rax),%rcx: state[0] and the head at offset 0 of the TLS context
+    static const unsigned char reads[] = {0x48, 0x8b, 0x13, 0x48, 0x8b, 0x08};
+    // push %rbp; mov %rsp,%rbp; lea rel32(%rip),%rdi
+    static const unsigned char get_start[] = {0x55, 0x48, 0x89, 0xe5, 0x48, 0x8d, 0x3d};
+    // (call __tls_get_addr) lea 0x0(%rax),%rax; pop %rbp; ret
+    static const unsigned char get_end[] = {0x48, 0x8d, 0x80, 0, 0, 0, 0, 0x5d, 0xc3};
+    const unsigned char *enter = (const unsigned char *)swift_task_enterThreadLocalContext;
+    const unsigned char *leave = (const unsigned char *)swift_task_exitThreadLocalContext;
+    if (enter && leave && __tls_get_addr && memcmp(enter, prologue, sizeof prologue) == 0 &&
+        memcmp(leave, prologue, sizeof prologue) == 0 && memcmp(enter + 14, reads, sizeof reads) == 0 &&
+        memcmp(leave + 14, reads, sizeof reads) == 0) {
+        int32_t to_get_enter, to_get_leave, to_index;
+        memcpy(&to_get_enter, enter + 10, 4);
+        memcpy(&to_get_leave, leave + 10, 4);
+        const unsigned char *get = enter + 14 + to_get_enter;
+        if (get == leave + 14 + to_get_leave && memcmp(get, get_start, sizeof get_start) == 0 && get[11] == 0xe8 &&
+            memcmp(get + 16, get_end, sizeof get_end) == 0) {
+            memcpy(&to_index, get + 7, 4);
+            head = __tls_get_addr((void *)(get + 11 + to_index));
+        }
+    }
+#endif
+    tls_access_head = head;
+    return head;
+}
+
+// Same effect as swift_task_enterThreadLocalContext(job->access_set).
 #define AJCTX_ENTER_ACCESS_SET(job)                                                                   \
     do {                                                                                              \
-        if (swift_task_enterThreadLocalContext && swap_access_sets)                                   \
-            swift_task_enterThreadLocalContext((char *)(job)->access_set);                            \
+        if (swift_task_enterThreadLocalContext && swap_access_sets) {                                 \
+            uintptr_t *head_ = tls_access_head;                                                       \
+            if (__builtin_expect(head_ == NULL, 0)) head_ = find_access_head();                       \
+            if (__builtin_expect(head_ != AJCTX_HEAD_UNKNOWN && (job)->access_set[0] == 0, 1))        \
+                (job)->access_set[0] = *head_; /* no saved accesses: remember the entry head */       \
+            else                                                                                      \
+                swift_task_enterThreadLocalContext((char *)(job)->access_set);                        \
+        }                                                                                             \
     } while (0)
+// Same effect as swift_task_exitThreadLocalContext(job->access_set).
 #define AJCTX_EXIT_ACCESS_SET(job)                                                                    \
     do {                                                                                              \
-        if (swift_task_exitThreadLocalContext && swap_access_sets)                                    \
-            swift_task_exitThreadLocalContext((char *)(job)->access_set);                             \
+        if (swift_task_exitThreadLocalContext && swap_access_sets) {                                  \
+            uintptr_t *head_ = tls_access_head;                                                       \
+            if (__builtin_expect(head_ == NULL, 0)) head_ = find_access_head();                       \
+            if (__builtin_expect(head_ != AJCTX_HEAD_UNKNOWN && (job)->access_set[0] == *head_, 1)) { \
+                (job)->access_set[0] = 0; /* the job left no access open */                           \
+                (job)->access_set[1] = 0;                                                             \
+            } else {                                                                                  \
+                swift_task_exitThreadLocalContext((char *)(job)->access_set);                         \
+            }                                                                                         \
+        }                                                                                             \
     } while (0)
 
 #if !defined(AJCTX_USE_UCONTEXT) && ((defined(__x86_64__) || defined(__aarch64__)) && defined(__ELF__))

@@ -7,7 +7,7 @@ struct AsyncJobsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "asyncjobs",
         abstract: "Stackful jobs that pause and resume, with OpenSSL's ASYNC semantics.",
-        subcommands: [Example.self, SoakCommand.self]
+        subcommands: [Example.self, SoakCommand.self, SpeedCommand.self]
     )
 }
 

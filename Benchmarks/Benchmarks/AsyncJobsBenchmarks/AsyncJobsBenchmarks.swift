@@ -49,6 +49,8 @@ let bounce: @convention(c) (UnsafeMutableRawPointer?) -> Void = { _ in
 func pausedJobsRSS(_ benchmark: Benchmark, count: Int) {
     let jobs = UnsafeMutablePointer<Job>.allocate(capacity: count)
     defer { jobs.deallocate() }
+    // Touch the handle array now, so that its pages are not counted as the jobs'.
+    UnsafeMutableRawPointer(jobs).initializeMemory(as: UInt8.self, repeating: 0, count: count * MemoryLayout<Job>.stride)
     finish(startPaused(pauseOnce))  // one-time state (pool, metadata) not counted
     let before = _bench_rss_bytes()
     for i in 0..<count { (jobs + i).initialize(to: startPaused(pauseOnce)) }

@@ -27,7 +27,7 @@ package enum PauseResult: Equatable, Sendable {
 }
 
 /// One step of a job, as seen by whoever started or resumed it.
-package enum JobStep<Value, Failure: Error> {
+@usableFromInline package enum JobStep<Value, Failure: Error> {
     case finished(Result<Value, Failure>)
     case paused(JobReference)
     case noJobsAvailable
@@ -104,13 +104,35 @@ package enum JobStep<Value, Failure: Error> {
         return nil
     }
 
-    /// Resumes a paused job that `refusal(toResume:)` accepted.
-    @inline(__always)
+    /// Resumes a paused job that `refusal(toResume:)` accepted. Inlinable, so that callers in
+    /// other modules (the C library) get it specialized: unspecialized, building the
+    /// `JobStep<Value, Failure>` costs generic metadata lookups (~1700 instructions a resume).
+    @inlinable
     package static func resume<Value, Failure: Error>(
         _ job: JobReference, as: Result<Value, Failure>.Type
     ) -> JobStep<Value, Failure> {
+        unsafe withUnsafeTemporaryAllocation(of: Value.self, capacity: 1) { value in
+            unsafe withUnsafeTemporaryAllocation(of: Failure.self, capacity: 1) { error in
+                let step = unsafe resumeAccepted(
+                    job, value: UnsafeMutableRawPointer(value.baseAddress), error: UnsafeMutableRawPointer(error.baseAddress))
+                switch step {
+                case .finished(let failed):
+                    return unsafe .finished(failed ? .failure(error.baseAddress!.move()) : .success(value.baseAddress!.move()))
+                case .paused(let reference): return .paused(reference)
+                case .noJobsAvailable: return .noJobsAvailable
+                case .insideJob: return .insideJob
+                }
+            }
+        }
+    }
+
+    /// Resumes a paused job that `refusal(toResume:)` accepted (non-generic core of `resume`).
+    @usableFromInline
+    static func resumeAccepted(
+        _ job: JobReference, value: UnsafeMutableRawPointer?, error: UnsafeMutableRawPointer?
+    ) -> RawStep {
         let slot = job.slot
-        return complete(slot, pool: slot.pool!, slot.run(returning: Result<Value, Failure>.self))
+        return unsafe step(slot, pool: slot.pool!, finished: slot.run(value: value, error: error))
     }
 
     @inline(__always)

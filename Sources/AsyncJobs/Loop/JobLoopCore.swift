@@ -15,7 +15,7 @@ import SystemPackage
 final class LoopEntry {
     let index: Int
     let waitContext = WaitContext()
-    var job: PausedJob<() -> Void, Never>?
+    var job: PausedJob<LoopCompletion, Never>?
     var isPaused = false
     var work: (any LoopWork)?
     var watched: [FileDescriptor] = []
@@ -277,9 +277,9 @@ final class JobLoopCore {
 
     /// After a segment of `entry`'s job: watch its new descriptors, then keep or retire it.
     /// - Returns: false if the outcome was "no jobs available" (the entry is idle again).
-    private func handle(_ outcome: consuming JobOutcome<() -> Void, Never>, on entry: LoopEntry) -> Bool {
+    private func handle(_ outcome: consuming JobOutcome<LoopCompletion, Never>, on entry: LoopEntry) -> Bool {
         syncDescriptors(of: entry)
-        var completion: (() -> Void)? = nil
+        var completion: LoopCompletion? = nil
         switch consume outcome {
         case .finished(let call):
             retire(entry)
@@ -300,7 +300,7 @@ final class JobLoopCore {
             idle.append(entry)
             return false
         }
-        completion?()
+        completion?.call()
         return true
     }
 

@@ -25,9 +25,15 @@ protocol LoopWork: AnyObject, Sendable {
     /// -> done; false if it already was. Loop thread.
     func markDone() -> Bool
     /// The body to run as a job: runs the work and returns the call of its completion.
-    func makeJobBody() -> () -> (() -> Void)
+    func makeJobBody() -> () -> LoopCompletion
     /// Calls the completion with `error`.
     func fail(_ error: JobLoopError)
+}
+
+/// What a loop job returns: the call of its work's completion, made by the loop once the job
+/// has ended (on the loop's own stack, not the job's).
+struct LoopCompletion {
+    let call: () -> Void
 }
 
 /// Work returning `Value`.
@@ -81,11 +87,11 @@ final class TypedLoopWork<Value: Sendable>: LoopWork {
         phase.exchange(Self.done, ordering: .relaxed) != Self.done
     }
 
-    func makeJobBody() -> () -> (() -> Void) {
+    func makeJobBody() -> () -> LoopCompletion {
         { [body, completion] in
             let result: Result<Value, any Error>
             do { result = .success(try body()) } catch { result = .failure(error) }
-            return { completion(result) }
+            return LoopCompletion { completion(result) }
         }
     }
 

@@ -53,7 +53,7 @@ public final class OffloadEngine: Sendable {
         let request = EngineRequest(target: target, work: work)
         workers.submit(request)
         try EngineWaiting.pause(until: request)
-        return try request.takeResult()
+        return try request.takeResult(as: Value.self)
     }
 
     /// Runs `work` on a worker thread and awaits its value, from Swift concurrency. This is the
@@ -85,15 +85,13 @@ public final class OffloadEngine: Sendable {
 /// Holds a continuation until its request completes (the request cannot capture the
 /// continuation directly: it is made before the request).
 final class ContinuationSlot<Value: Sendable>: Sendable {
-    private struct Parts: @unchecked Sendable {
-        // @unchecked: CheckedContinuation is Sendable; the request is too. Only here so that the
-        // pair can live in one Mutex without a second lock.
+    private struct Parts: Sendable {
         var continuation: CheckedContinuation<Value, any Error>?
-        var request: EngineRequest<Value>?
+        var request: EngineRequest?
     }
     private let parts = Mutex(Parts())
 
-    func set(_ continuation: CheckedContinuation<Value, any Error>, _ request: EngineRequest<Value>) {
+    func set(_ continuation: CheckedContinuation<Value, any Error>, _ request: EngineRequest) {
         parts.withLock { $0 = Parts(continuation: continuation, request: request) }
     }
 
@@ -103,7 +101,7 @@ final class ContinuationSlot<Value: Sendable>: Sendable {
             return (parts.continuation, parts.request)
         }
         guard let continuation, let request else { return }
-        continuation.resume(with: Result { try request.takeResult() })
+        continuation.resume(with: Result { try request.takeResult(as: Value.self) })
     }
 }
 

@@ -57,12 +57,12 @@ public final class SimulatedAccelerator: Sendable {
     public func perform<Payload: Sendable>(_ payload: Payload) throws -> Payload {
         guard let target = try EngineWaiting.target(forKey: key) else {
             let parker = ThreadParker()
-            let request = EngineRequest(target: .parker(parker), work: nil, payload: payload)
+            let request = EngineRequest(target: .parker(parker), work: nil)
             device.submit(request)
             EngineWaiting.block(until: request, on: parker)
             return payload
         }
-        let request = EngineRequest(target: target, work: nil, payload: payload)
+        let request = EngineRequest(target: target, work: nil)
         device.submit(request)
         try EngineWaiting.pause(until: request)
         return payload
@@ -71,7 +71,7 @@ public final class SimulatedAccelerator: Sendable {
     /// Submits a request; `completion` is called on the device's timer thread when it is done.
     /// - Parameter completion: must be short and must not block (it delays other completions).
     public func submit(completion: @escaping @Sendable () -> Void) {
-        device.submit(EngineRequest<Int>(target: .closure(completion), work: nil, payload: 0))
+        device.submit(EngineRequest(target: .closure(completion), work: nil))
     }
 
     /// Requests completed so far.

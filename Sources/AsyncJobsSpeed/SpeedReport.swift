@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: Apache-2.0
+// What `asyncjobs speed` prints: a table per operation (sync, jobs, Swift concurrency, with
+// ops/s and latency percentiles), and in `--targets` mode the project's performance targets
+// (issue item 5) with what this run measured.
+import AsyncJobs
+import Foundation
+
+/// Formats measurements as the lines `asyncjobs speed` prints.
+public enum SpeedReport {
+    /// The run's heading: settings and machine.
+    public static func header(_ options: SpeedOptions, operations: [SpeedOperation]) -> [String] {
+        [
+            "asyncjobs speed: \(operations.map(\.rawValue).joined(separator: ", ")); \(options.jobs) jobs, "
+                + "\(options.workers) workers, notify \(options.notification == .waitFD ? "fd" : "callback"), "
+                + "\(Format.seconds(options.seconds)) s per variant",
+            "machine: \(Machine.description)",
+        ]
+    }
+
+    /// The table of one operation's variants.
+    public static func table(
+        _ operation: SpeedOperation, results: [VariantResult], options: SpeedOptions
+    ) -> [String] {
+        var lines = ["", "== \(operation.rawValue): \(operation.summary) =="]
+        if operation == .accel {
+            lines.append(
+                "accelerator: \(Format.duration(options.latency)) latency, \(options.slots) slots; ideal "
+                    + "min(jobs, slots) / latency = \(Format.count(ideal(jobs: options.jobs, options))) ops/s")
+        }
+        lines.append(columns("variant", "in flight", "ops/s", "p50", "p99", "p99.9"))
+        for result in results {
+            lines.append(
+                columns(
+                    SpeedRunner.label(result.variant, notification: options.notification), "\(result.concurrency)",
+                    Format.count(result.operationsPerSecond), Format.latency(result.p50), Format.latency(result.p99),
+                    Format.latency(result.p999)))
+            if let error = result.error { lines.append("  error: \(error)") }
+        }
+        let jobs = results.first { $0.variant == .jobs }
+        if let jobs {
+            var comparisons: [String] = []
+            if let tasks = results.first(where: { $0.variant == .concurrency }), tasks.operationsPerSecond > 0 {
+                comparisons.append(
+                    "\(Format.ratio(jobs.operationsPerSecond / tasks.operationsPerSecond)) Swift concurrency")
+            }
+            if let sync = results.first(where: { $0.variant == .sync }), sync.operationsPerSecond > 0 {
+                comparisons.append("\(Format.ratio(jobs.operationsPerSecond / sync.operationsPerSecond)) sync")
+            }
+            if !comparisons.isEmpty { lines.append("jobs: " + comparisons.joined(separator: ", ")) }
+            if let cpu = jobs.loopCPUPerOperation, let resumes = jobs.resumesPerSecond {
+                lines.append(
+                    "loop thread: \(Format.nanoseconds(cpu)) CPU per operation, "
+                        + "\(Format.count(resumes)) resumes/s")
+            }
+            if operation == .accel {
+                let efficiency = jobs.operationsPerSecond / ideal(jobs: jobs.concurrency, options)
+                lines.append("jobs reach \(Format.percent(efficiency)) of the ideal")
+            }
+        }
+        return lines
+    }
+
+    /// Ideal accelerator throughput: min(jobs, slots) / latency, in operations per second.
+    public static func ideal(jobs: Int, _ options: SpeedOptions) -> Double {
+        Double(min(jobs, options.slots)) / Format.secondsValue(options.latency)
+    }
+
+    static func columns(_ name: String, _ flight: String, _ rate: String, _ p50: String, _ p99: String, _ p999: String)
+        -> String
+    {
+        name.padding(toLength: 40, withPad: " ", startingAt: 0) + pad(flight, 9) + pad(rate, 13) + pad(p50, 11)
+            + pad(p99, 11) + pad(p999, 11)
+    }
+
+    static func pad(_ text: String, _ width: Int) -> String {
+        String(repeating: " ", count: max(1, width - text.count)) + text
+    }
+}
+
+/// Number formatting for the report.
+enum Format {
+    static func count(_ value: Double) -> String {
+        guard value.isFinite else { return "-" }
+        let rounded = Int(value.rounded())
+        var digits = String(abs(rounded))
+        var groups: [String] = []
+        while digits.count > 3 {
+            groups.insert(String(digits.suffix(3)), at: 0)
+            digits.removeLast(3)
+        }
+        groups.insert(digits, at: 0)
+        return (rounded < 0 ? "-" : "") + groups.joined(separator: ",")
+    }
+
+    static func fixed(_ value: Double, _ decimals: Int) -> String {
+        String(format: "%.\(decimals)f", value)
+    }
+
+    static func seconds(_ value: Double) -> String { fixed(value, value < 10 ? 1 : 0) }
+
+    static func nanoseconds(_ value: Double) -> String {
+        if value < 1000 { return "\(fixed(value, 0)) ns" }
+        if value < 1_000_000 { return "\(fixed(value / 1000, 2)) us" }
+        return "\(fixed(value / 1_000_000, 2)) ms"
+    }
+
+    static func latency(_ value: UInt64) -> String {
+        let value = Double(value)
+        if value < 1_000_000 { return "\(fixed(value / 1000, 1)) us" }
+        return "\(fixed(value / 1_000_000, 2)) ms"
+    }
+
+    static func ratio(_ value: Double) -> String { "\(fixed(value, 2))x" }
+
+    static func percent(_ value: Double) -> String { "\(fixed(value * 100, 1)) %" }
+
+    static func secondsValue(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+
+    static func duration(_ duration: Duration) -> String { nanoseconds(secondsValue(duration) * 1e9) }
+}
+
+/// The machine, for the report's heading.
+enum Machine {
+    static var description: String {
+        var model = "unknown CPU"
+        if let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+            let line = info.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+            let colon = line.firstIndex(of: ":")
+        {
+            model = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first ?? "?"
+        return "\(model), \(cores) cores, load \(load)"
+    }
+}

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+import ArgumentParser
+import AsyncJobs
+import AsyncJobsSpeed
+
+/// `asyncjobs speed`: throughput and latency of offloaded operations, like `openssl speed -async_jobs`.
+struct SpeedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "speed",
+        abstract: "Operations per second and latency percentiles: jobs on one loop thread vs sync vs Swift concurrency.",
+        discussion: """
+            Each operation runs three ways for --seconds each: synchronously on one thread, as --jobs jobs \
+            on one job loop thread (each pausing while the engine works), and with Swift concurrency (a task \
+            per operation awaiting the same engine, --jobs in flight). --targets measures the project's \
+            performance targets instead (accelerator runs at several job counts).
+            """
+    )
+
+    enum Notify: String, ExpressibleByArgument, CaseIterable {
+        case fd, callback
+    }
+
+    @Argument(help: "Operations: sha256, p256-sign, accel (default: all three).")
+    var operations: [SpeedOperation] = []
+
+    @Option(help: "Operations in flight: jobs of the loop, tasks of the Swift-concurrency variant.")
+    var jobs = 64
+
+    @Option(help: "Measured seconds per variant.")
+    var seconds = 1.0
+
+    @Option(help: "Worker threads of the offload engine (sha256, p256-sign).")
+    var workers = 2
+
+    @Option(help: "How engines wake the loop's jobs: fd (eventfd + epoll) or callback.")
+    var notify = Notify.fd
+
+    @Option(help: "Latency of the simulated accelerator, in microseconds.")
+    var latencyUs = 1000
+
+    @Option(help: "Parallel slots of the simulated accelerator.")
+    var slots = 10_000
+
+    @Flag(help: "Measure the performance targets (accelerator runs at 10 to 10,000 jobs, both notify modes).")
+    var targets = false
+
+    @Flag(help: "Never draw the live progress line.")
+    var noProgress = false
+
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
+        guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        guard latencyUs >= 0, slots >= 1 else { throw ValidationError("--latency-us >= 0 and --slots >= 1") }
+    }
+
+    func run() throws {
+        let options = SpeedOptions(
+            jobs: jobs, seconds: seconds, workers: workers, notification: notify == .fd ? .waitFD : .callback,
+            latency: .microseconds(latencyUs), slots: slots, progress: !noProgress)
+        let chosen = operations.isEmpty ? SpeedOperation.allCases : operations
+        SpeedReport.header(options, operations: targets ? [.accel] : chosen).forEach { print($0) }
+        if targets {
+            let met = try SpeedTargets.run(options) { print($0) }
+            if !met { print("some targets were NOT met") }
+            return
+        }
+        let runner = SpeedRunner(options: options)
+        var failed = false
+        for operation in chosen {
+            var results: [VariantResult] = []
+            for variant in SpeedVariant.allCases {
+                let result = try runner.measure(operation, as: variant)
+                failed = failed || result.error != nil
+                results.append(result)
+            }
+            SpeedReport.table(operation, results: results, options: options).forEach { print($0) }
+        }
+        if failed { throw ExitCode.failure }
+    }
+}
+
+extension SpeedOperation: ExpressibleByArgument {}
