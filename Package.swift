@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "JobContextTests", dependencies: ["_CJobContext", "JobContextTestSupport"]),
         .testTarget(
             name: "AsyncJobsTests",
-            dependencies: ["AsyncJobs", "AsyncJobsExamples", .product(name: "SystemPackage", package: "swift-system")]
+            dependencies: ["AsyncJobs", "AsyncJobsExamples", "_CSystemShims", .product(name: "SystemPackage", package: "swift-system")]
         ),
         .testTarget(
             name: "AsyncJobsLoopTests",
