@@ -13,7 +13,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(path: ".."),
-        .package(url: "https://github.com/ordo-one/package-benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
         // The project's own assembly switch, compiled again under other symbol names: the floor.
@@ -23,11 +23,11 @@ let package = Package(
             name: "AsyncJobsBenchmarks",
             dependencies: [
                 .product(name: "AsyncJobs", package: rootPackage),
-                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "Benchmark", package: "benchmark"),
                 "CBareSwitch",
             ],
             path: "Benchmarks/AsyncJobsBenchmarks",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         // Plain loop program for the comparison table (scripts/bench): the same loops as
         // compare/loops.c, timed the same way, and single-threaded so that callgrind can run it.
