@@ -56,10 +56,13 @@ public protocol StackAllocator: Sendable {
 /// stack given back goes to a process-wide free list of its size and is handed out again, warm,
 /// without a system call. Chunks are never unmapped (like malloc's arenas).
 ///
-/// Each guarded stack costs two kernel mappings and `vm.max_map_count` (65530 by default) bounds
-/// them, so past about 32,000 guarded stacks the guard's `mprotect` fails; stacks are then
-/// carved without a guard page (`hasGuardPage == false`) and rely on the canary that every pause
-/// and finish checks, as custom allocators' stacks do.
+/// Where the kernel has lightweight guard regions (`madvise(MADV_GUARD_INSTALL)`, Linux 6.13),
+/// the guard page is one of those: it splits no mapping, so every stack can have one (the budget
+/// below is then 4 million stacks). Elsewhere it is an `mprotect(PROT_NONE)`: each such guarded
+/// stack costs two kernel mappings and `vm.max_map_count` (65530 by default) bounds them, so past
+/// the budget (about 28,600 stacks) stacks are carved without a guard page
+/// (`hasGuardPage == false`) and rely on the canary that every pause and finish checks, as custom
+/// allocators' stacks do.
 /// OpenSSL equivalent: none (OpenSSL mallocs unguarded 32 KiB stacks).
 public struct GuardedStackAllocator: StackAllocator {
     /// Creates the default allocator (all instances share one store of stacks).
@@ -116,8 +119,43 @@ struct StackChunks: Sendable {
     var guardPageBudget = StackChunks.defaultGuardPageBudget()
 
     static func defaultGuardPageBudget() -> Int {
+        if lightweightGuards { return 4_000_000 }
+        return mappingGuardBudget()
+    }
+
+    /// How many `mprotect` guard pages the mapping limit allows.
+    static func mappingGuardBudget() -> Int {
         let limit = ProcFile.integer(at: "/proc/sys/vm/max_map_count") ?? 65530
         return max(0, (limit - max(limit / 8, 4096)) / 2)
+    }
+
+    /// `MADV_GUARD_INSTALL` (Linux 6.13+; not in Debian 12's headers).
+    static let madviseGuardInstall: Int32 = 102
+
+    /// Whether this kernel installs lightweight guard regions (tried once on a scratch mapping).
+    static let lightweightGuards: Bool = {
+        let page = VirtualMemory.pageSize
+        guard case .success(let scratch) = unsafe VirtualMemory.mapStack(byteCount: 2 * page) else { return false }
+        defer { unsafe VirtualMemory.unmap(scratch, byteCount: 2 * page) }
+        return unsafe madvise(scratch, page, madviseGuardInstall) == 0
+    }()
+
+    static let mappingGuardLimit = mappingGuardBudget()
+
+    /// `mprotect` guard pages made so far (each costs two mappings).
+    var mappingGuards = 0
+
+    /// Makes `[address, address + page)` a guard page: a lightweight guard region where the
+    /// kernel has them, else `mprotect(PROT_NONE)` while the mapping limit allows.
+    mutating func installGuard(at address: UnsafeMutableRawPointer, page: Int) -> Bool {
+        if StackChunks.lightweightGuards, unsafe madvise(address, page, StackChunks.madviseGuardInstall) == 0 {
+            return true
+        }
+        guard mappingGuards < StackChunks.mappingGuardLimit,
+            case .success = unsafe VirtualMemory.protectNone(address, byteCount: page)
+        else { return false }
+        mappingGuards += 1
+        return true
     }
 
     mutating func take(usable: Int, page: Int) -> StackMemory? {
@@ -139,7 +177,7 @@ struct StackChunks: Sendable {
         // process's vm.max_map_count mappings); then, or if mprotect fails, no guard page: the
         // stack relies on the canary (see above).
         var guarded = false
-        if guardedStacks < guardPageBudget, case .success = unsafe VirtualMemory.protectNone(guardPage, byteCount: page) {
+        if guardedStacks < guardPageBudget, unsafe installGuard(at: guardPage, page: page) {
             guarded = true
             guardedStacks += 1
         }
