@@ -169,11 +169,14 @@ static int rss(long n) {
     start(&first, pause_once, &arg);
     start(&first, pause_once, &arg);
     long before = rss_bytes();
+    double t0 = now_ns();
     for (long i = 0; i < n; i++) {
         if (start(&jobs[i], pause_once, &arg) != ASYNC_PAUSE) fail("rss start");
     }
+    double elapsed = now_ns() - t0;
     long after = rss_bytes();
-    printf("rss %ld %.0f\n", n, (double)(after - before) / (double)n);
+    // Also: ns per job for these first jobs of the process (new memory, page faults, guard pages).
+    printf("rss %ld %.0f %.1f\n", n, (double)(after - before) / (double)n, elapsed / (double)n);
     fflush(stdout);
     for (long i = 0; i < n; i++) start(&jobs[i], pause_once, &arg);
     ASYNC_cleanup_thread();

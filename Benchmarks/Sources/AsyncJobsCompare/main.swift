@@ -116,9 +116,12 @@ func rss(_ n: Int) {
     default: fail("rss warm-up")
     }
     let before = _bench_rss_bytes()
+    let t0 = nowNanoseconds()
     for i in 0..<n { (jobs + i).initialize(to: startPaused(pauseOnce)) }
+    let elapsed = nowNanoseconds() - t0
     let after = _bench_rss_bytes()
-    print("rss \(n) \(Int((Double(after - before) / Double(n)).rounded()))")
+    // Also: ns per job for these first jobs of the process (new memory, page faults, guard pages).
+    print("rss \(n) \(Int((Double(after - before) / Double(n)).rounded())) \((elapsed / Double(n) * 10).rounded() / 10)")
     for i in 0..<n {
         switch (jobs + i).move().resume() {
         case .finished: break
