@@ -72,7 +72,13 @@ package enum PauseResult: Equatable, Sendable {
         guard let slot = try pool.acquire() else { return .noJobsAvailable }
         if let waitContext { slot.waitContext = waitContext }
         slot.prepare(body: body)
-        return unsafe step(slot, pool: pool, finished: slot.run(value: value, error: error))
+        guard unsafe slot.run(value: value, error: error) else {
+            return .paused(JobReference(slot: slot, generation: slot.generation))
+        }
+        // Inline here (unlike after a resume): a job started without pausing usually finishes.
+        let failed = slot.failed
+        pool.recycle(slot)
+        return .finished(failed: failed)
     }
 
     /// Resumes `job`, trapping on misuse (stale handle, wrong thread, inside a job); a body that
@@ -89,6 +95,13 @@ package enum PauseResult: Equatable, Sendable {
     @inline(__always)
     static func step(_ slot: JobSlot, pool: PoolHandle, finished: Bool) -> RawStep {
         guard finished else { return .paused(JobReference(slot: slot, generation: slot.generation)) }
+        return recycleFinished(slot, pool: pool)
+    }
+
+    /// Out of line: recycling (with its wake-fd drain) would otherwise give every resume the
+    /// frame, saved registers and stack protector of the finish path.
+    @inline(never)
+    static func recycleFinished(_ slot: JobSlot, pool: PoolHandle) -> RawStep {
         let failed = slot.failed
         pool.recycle(slot)
         return .finished(failed: failed)
