@@ -92,7 +92,7 @@ enum JobState: UInt8 {
 
     static let recordOffset = unsafe (MemoryLayout<_ajctx_job>.size + 63) & ~63
     static let allocationSize = unsafe recordOffset + MemoryLayout<JobRecord>.size
-    static let canaryBytes = 16
+    static let canaryBytes = 64
 
     init(machine: UnsafeMutablePointer<_ajctx_job>) {
         unsafe self.machine = machine
@@ -216,22 +216,23 @@ enum JobState: UInt8 {
         }
     }
 
-    private var canaryValue: UInt64 {
-        0x5AF3_1C0D_E5CA_7A11 ^ UInt64(UInt(bitPattern: unsafe machine))
-    }
-
+    /// Makes the canary hold its value: 64 zero bytes. Zero, because a fresh anonymous page
+    /// already reads as zeros without becoming resident: checking the canary of an untouched
+    /// stack maps the shared zero page, so a paused job still costs one page of memory. Frames
+    /// that overrun the stack write return addresses and saved registers into it.
     private func writeCanary() {
         guard let base = unsafe record.pointee.canary else { return }
-        unsafe base.storeBytes(of: canaryValue, as: UInt64.self)
-        unsafe (base + 8).storeBytes(of: ~canaryValue, as: UInt64.self)
+        if !canaryIntact { unsafe base.initializeMemory(as: UInt8.self, repeating: 0, count: JobSlot.canaryBytes) }
     }
 
-    /// Whether the canary below the job's frames is intact.
+    /// Whether the canary below the job's frames is intact (all zero).
     var canaryIntact: Bool {
         guard let base = unsafe record.pointee.canary else { return true }
-        let low = unsafe base.load(as: UInt64.self)
-        let high = unsafe (base + 8).load(as: UInt64.self)
-        return low == canaryValue && high == ~canaryValue
+        var bits: UInt64 = 0
+        for offset in stride(from: 0, to: JobSlot.canaryBytes, by: 8) {
+            bits |= unsafe (base + offset).load(as: UInt64.self)
+        }
+        return bits == 0
     }
 
     /// Stops the process with a clear message if the job overran its stack.
