@@ -192,7 +192,9 @@ enum JobState: UInt8 {
             unsafe machine.pointee.stack_low = UnsafeMutableRawPointer(stack.base + JobSlot.canaryBytes)
             unsafe machine.pointee.stack_size = stack.byteCount - JobSlot.canaryBytes
             unsafe record.pointee.canary = stack.base
-            writeCanary()
+            // The default allocator's stacks are fresh mappings (already zero, and left untouched
+            // so they cost no memory); other allocators' memory may hold anything.
+            if !(allocator is GuardedStackAllocator) { writeCanary() }
         }
     }
 
@@ -222,7 +224,7 @@ enum JobState: UInt8 {
     /// that overrun the stack write return addresses and saved registers into it.
     private func writeCanary() {
         guard let base = unsafe record.pointee.canary else { return }
-        if !canaryIntact { unsafe base.initializeMemory(as: UInt8.self, repeating: 0, count: JobSlot.canaryBytes) }
+        unsafe base.initializeMemory(as: UInt8.self, repeating: 0, count: JobSlot.canaryBytes)
     }
 
     /// Whether the canary below the job's frames is intact (all zero).
