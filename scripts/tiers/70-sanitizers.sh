@@ -21,7 +21,7 @@ for sanitizer in address thread; do
   export ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=0"
   export LSAN_OPTIONS="suppressions=$here/scripts/lsan.supp:print_suppressions=0"
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
-  swift test --skip-build --sanitize=$sanitizer --scratch-path .build-$sanitizer "${filters[@]}" >"$log" 2>&1
+  timeout 900 swift test --skip-build --sanitize=$sanitizer --scratch-path .build-$sanitizer "${filters[@]}" >"$log" 2>&1
   result=$?
   reports=$(grep -cE "ERROR: (AddressSanitizer|LeakSanitizer)|WARNING: ThreadSanitizer" "$log")
   grep -E "✘|ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|SUMMARY" "$log" | head -40
