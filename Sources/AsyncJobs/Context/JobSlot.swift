@@ -81,6 +81,9 @@ enum JobState: UInt8 {
     /// Whether the finished body threw (its error is at `errorPointer`).
     var failed = false
     var waitContext: WaitContext?
+    /// The same object, unretained: lets a resume reach it without retain and release (two
+    /// atomic operations, a third of a round trip). `waitContext` keeps it alive.
+    var waitContextAddress: UnsafeMutableRawPointer?
 }
 
 /// A reference to one job record.
@@ -160,9 +163,20 @@ enum JobState: UInt8 {
     var stack: StackMemory? { unsafe record.pointee.stack }
     var waitContext: WaitContext? {
         get { unsafe record.pointee.waitContext }
-        nonmutating set { unsafe record.pointee.waitContext = newValue }
+        nonmutating set {
+            unsafe record.pointee.waitContextAddress = newValue.map { unsafe Unmanaged.passUnretained($0).toOpaque() }
+            unsafe record.pointee.waitContext = newValue
+        }
     }
-    var hasWaitContext: Bool { unsafe record.pointee.waitContext != nil }
+    var hasWaitContext: Bool { unsafe record.pointee.waitContextAddress != nil }
+
+    /// Inside a resumed job: forgets the wait context's added and deleted marks (SEMANTICS.md),
+    /// without retaining the context.
+    @inline(__always)
+    func resetWaitContextChanges() {
+        guard let address = unsafe record.pointee.waitContextAddress else { return }
+        unsafe Unmanaged<WaitContext>.fromOpaque(address)._withUnsafeGuaranteedRef { $0.resetChangesIfNeeded() }
+    }
 
     /// Usable stack bytes below the record's first frame (what the job's code can use).
     var usableStackBytes: Int { unsafe Int(machine.pointee.stack_size) }

@@ -167,7 +167,7 @@ package enum PauseResult: Equatable, Sendable {
         slot.state = .paused
         slot.suspend()
         // Resumed. The changes the application saw are now old news (SEMANTICS.md).
-        if slot.hasWaitContext { slot.waitContext?.resetChangesIfNeeded() }
+        slot.resetWaitContextChanges()
         return slot.cancelRequested ? .cancelled : .resumed
     }
 
