@@ -322,6 +322,47 @@ struct JobLoopTests {
         engine.shutdown()
     }
 
+    /// Regression: the loop published the queue slots it had freed only at its next turn, so a
+    /// job that had started (and anyone it signalled) still saw its own work counted as queued,
+    /// and a submission into the room it had left was rejected as `.queueFull`
+    /// (aFullQueueRejectsSubmissionsAndMakesTasksWaitForRoom then waited forever).
+    @Test func aStartedJobNoLongerCountsAgainstTheQueueLimit() async throws {
+        let loop = try JobLoop.spawn(configuration: .init(maxConcurrentJobs: 1, maxQueuedWork: 1))
+        let log = CompletionLog<Int>(count: 1)
+        let outcome: String = try await loop.execute {
+            // Our own work has started: the queue (room for 1) is empty.
+            let queued = loop.statistics.queuedWork
+            guard case .accepted = loop.submit({ 7 }, completion: { log.record(0, $0) }) else {
+                return "rejected with \(queued) counted as queued"
+            }
+            return "accepted"
+        }
+        #expect(outcome == "accepted")
+        if outcome == "accepted" {
+            await log.latch.wait()
+            #expect((try? log.all[0].first?.get()) == 7)
+        }
+        // From another thread, with a job paused: the same.
+        let engine = try OffloadEngine(workers: 1)
+        let gate = Gate()
+        let started = Latch(count: 1)
+        let second = CompletionLog<Int>(count: 2)
+        loop.submit({ started.arrive(); return try engine.perform { gate.waitUntilOpen(); return 1 } }) {
+            second.record(0, $0)
+        }
+        await started.wait()
+        let accepted: Bool
+        if case .accepted = loop.submit({ 2 }, completion: { second.record(1, $0) }) { accepted = true } else { accepted = false }
+        #expect(accepted)
+        gate.open()
+        if accepted {
+            await second.latch.wait()
+            #expect(second.all.map { try? $0.first?.get() } == [1, 2])
+        }
+        loop.shutdownAndWait()
+        engine.shutdown()
+    }
+
     // MARK: Shutdown
 
     @Test(arguments: [JobLoop.ShutdownMode.cancel, .drain])

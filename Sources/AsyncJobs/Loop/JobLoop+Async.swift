@@ -43,9 +43,18 @@ extension JobLoop {
         }
     }
 
-    /// Gives back a reserved queue slot that will not be used.
+    /// Gives back a reserved queue slot that will not be used: to the first task awaiting room if
+    /// there is one (the loop grants room only when it takes work off its queue, which may never
+    /// happen again if the queue is empty), else to the queue.
     private func releaseReservedSlot() {
-        shared.withLock { $0.queued -= 1 }
+        let next = shared.withLock { shared -> RoomWaiter? in
+            if !shared.roomWaiters.isEmpty && shared.shutdown == nil && !shared.finished {
+                return shared.roomWaiters.removeFirst()
+            }
+            shared.queued -= 1
+            return nil
+        }
+        next?.continuation.resume()
     }
 
     /// Waits until the queue has room and reserves one slot.

@@ -93,6 +93,7 @@ final class JobLoopCore {
     private var resumes = 0
     private var watchedCount = 0
     private var inbox: [any LoopWork] = []
+    private var starting: [any LoopWork] = []
     private var callbacks: [Int32] = []
     private var cancellations: [any LoopWork] = []
     private var shutdownMode: JobLoop.ShutdownMode?
@@ -131,24 +132,37 @@ final class JobLoopCore {
     /// Takes what other threads handed over, publishes the queue slots freed, grants freed slots
     /// to tasks awaiting room.
     private func exchange() {
-        let freed = takenOffQueue
-        takenOffQueue = 0
-        let maxQueued = configuration.maxQueuedWork
         let granted = loop.shared.withLock { shared -> [JobLoop.RoomWaiter] in
             swap(&inbox, &shared.inbox)
             swap(&callbacks, &shared.callbacks)
             swap(&cancellations, &shared.cancellations)
-            shared.queued -= freed
             shutdownMode = shared.shutdown
-            guard !shared.roomWaiters.isEmpty, shared.queued < maxQueued, shared.shutdown == nil else { return [] }
-            let count = min(maxQueued - shared.queued, shared.roomWaiters.count)
-            shared.queued += count
-            defer { shared.roomWaiters.removeFirst(count) }
-            return Array(shared.roomWaiters.prefix(count))
+            return releaseTakenOffQueue(&shared)
         }
         for waiter in granted { waiter.continuation.resume() }
         for work in inbox { pending.append(work) }
         inbox.removeAll(keepingCapacity: true)
+    }
+
+    /// Under the lock: the work taken off the queue no longer counts in `queued`; the room it
+    /// left goes to tasks awaiting room first (FIFO). Returns the waiters to resume (after
+    /// unlocking).
+    private func releaseTakenOffQueue(_ shared: inout JobLoop.Shared) -> [JobLoop.RoomWaiter] {
+        shared.queued -= takenOffQueue
+        takenOffQueue = 0
+        let maxQueued = configuration.maxQueuedWork
+        guard !shared.roomWaiters.isEmpty, shared.queued < maxQueued, shared.shutdown == nil else { return [] }
+        let count = min(maxQueued - shared.queued, shared.roomWaiters.count)
+        shared.queued += count
+        defer { shared.roomWaiters.removeFirst(count) }
+        return Array(shared.roomWaiters.prefix(count))
+    }
+
+    /// Publishes the queue slots freed since the last exchange now (not at the next turn).
+    private func publishTakenOffQueue() {
+        guard takenOffQueue > 0 else { return }
+        let granted = loop.shared.withLock { releaseTakenOffQueue(&$0) }
+        for waiter in granted { waiter.continuation.resume() }
     }
 
     private func handleCancellations() {
@@ -191,7 +205,12 @@ final class JobLoopCore {
         for entry in entries where entry.isPaused { cancel(entry, with: JobLoopError(.shutDown)) }
     }
 
+    /// Starts queued work while fewer than `maxConcurrentJobs` jobs run. The work that can start
+    /// is taken off the queue and the slots it frees are published (one lock) *before* any of it
+    /// starts: once a job runs, its work no longer counts against `maxQueuedWork`, for its own
+    /// body and for anyone it signals (a submission into the room it left is accepted).
     private func startPending() {
+        var capacity = configuration.maxConcurrentJobs - running
         while let work = pending.first {
             if work.isDone {
                 // Cancelled while queued: its completion has been called already.
@@ -199,29 +218,45 @@ final class JobLoopCore {
                 takenOffQueue += 1
                 continue
             }
-            guard running < configuration.maxConcurrentJobs, let entry = takeIdleEntry() else { return }
+            guard capacity > 0 else { break }
             _ = pending.popFirst()
             takenOffQueue += 1
+            starting.append(work)
+            capacity -= 1
+        }
+        guard !starting.isEmpty else { return }
+        publishTakenOffQueue()
+        var position = 0
+        while position < starting.count {
+            let work = starting[position]
+            position += 1
             if work.isCancelRequested {
-                idle.append(entry)
+                // Cancelled (for example by an earlier job's completion) before it started.
                 if work.markDone() {
                     completed += 1
                     work.fail(JobLoopError(.cancelled))
                 }
                 continue
             }
-            guard work.markRunning(on: entry.index) else {
+            // An idle entry exists: fewer than maxConcurrentJobs entries hold work.
+            let entry = takeIdleEntry()
+            if let entry, !work.markRunning(on: entry.index) {
                 idle.append(entry)
                 continue
             }
-            if !start(work, on: entry) {
-                // The pool had no job for it: keep it at the front of the queue until a job ends.
+            let started = entry.map { start(work, on: $0) } ?? false
+            if !started {
+                // The pool had no job for it (or, against the invariant, no entry was idle): it
+                // and the rest of the batch go back to the front of the queue, in order, counted
+                // as queued again, until a job ends.
                 work.markQueued()
-                takenOffQueue -= 1
-                pending.prepend(work)
-                return
+                let back = starting[(position - 1)...]
+                for requeued in back.reversed() { pending.prepend(requeued) }
+                loop.shared.withLock { $0.queued += back.count }
+                break
             }
         }
+        starting.removeAll(keepingCapacity: true)
     }
 
     private func takeIdleEntry() -> LoopEntry? {
