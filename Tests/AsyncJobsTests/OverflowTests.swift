@@ -97,7 +97,7 @@ struct OverflowTests {
             }
         }
         let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
-        #expect(!message.contains("swift-async-jobs"))
+        #expect(!message.contains("swift-async-jobs: stack overflow"))
     }
 }
 

@@ -92,7 +92,9 @@ private func deepEntry(_ data: UnsafeMutableRawPointer?) {
     while true { _ = _ajctx_swap(state.pointee.slots + 1, state.pointee.slots[0]!, tag(1000 + intact)) }
 }
 
-@Suite struct SwitchTests {
+// Serialized: the entry probe hands its continuation over through one process-wide slot
+// (Tests/JobContextTestSupport/support.c), which parallel tests would race on.
+@Suite(.serialized) struct SwitchTests {
     @Test func threeContextsPingPongInOrder() {
         let stackA = TestStack(usableBytes: 64 << 10)
         let stackB = TestStack(usableBytes: 64 << 10)

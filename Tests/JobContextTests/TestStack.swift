@@ -10,6 +10,8 @@ final class TestStack {
 
     init(usableBytes requested: Int) {
         pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        // Sanitizers make frames several times larger (ASan's redzones, TSan's bookkeeping).
+        let requested = isSanitized ? requested * 4 : requested
         usableBytes = (requested + pageSize - 1) & ~(pageSize - 1)
         let mapped = mmap(
             nil, usableBytes + pageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0)
@@ -45,3 +47,7 @@ final class ContextSlots {
 func tag(_ value: Int) -> UnsafeMutableRawPointer? { UnsafeMutableRawPointer(bitPattern: value) }
 /// The tag a switch delivered (0 for nil).
 func value(of pointer: UnsafeMutableRawPointer?) -> Int { Int(bitPattern: pointer) }
+
+/// Whether this process runs under AddressSanitizer or ThreadSanitizer.
+let isSanitized = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__asan_init") != nil
+    || dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__tsan_init") != nil

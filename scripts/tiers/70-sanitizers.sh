@@ -29,6 +29,7 @@ for sanitizer in address thread; do
   echo "$sanitizer: exit $result, $reports sanitizer reports, $(( $(date +%s) - start ))s"
   if [ $result -ne 0 ] || [ "$reports" -ne 0 ]; then
     grep -B2 -A30 -E "ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer" "$log" | head -120
+    [ "$reports" -eq 0 ] && tail -n 30 "$log"
     status=1
   fi
   rm -f "$log"
