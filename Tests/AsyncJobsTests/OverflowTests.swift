@@ -16,6 +16,14 @@ func recurseDeeply(_ depth: Int) -> Int {
     }
 }
 
+/// About `depth` KiB of frames: with 24 on a 16 KiB stack, into the spare memory below it.
+func digBelowSixteenKiB(_ depth: Int) -> Int {
+    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { buffer in
+        buffer.initialize(repeating: 1)
+        return depth == 0 ? Int(buffer[0]) : digBelowSixteenKiB(depth - 1) + Int(buffer[1])
+    }
+}
+
 /// Hands out stacks with 64 KiB of spare memory below them and no guard page: an overrun lands in
 /// the spare memory, overwriting only the canary.
 final class UnguardedAllocator: StackAllocator, @unchecked Sendable {
@@ -68,14 +76,7 @@ struct OverflowTests {
             runSynchronously {
                 try! JobPool.configure(stackSize: JobPool.minimumStackSize, allocator: UnguardedAllocator())
                 _ = try? AsyncJob.start { () -> Int in
-                    // About 24 KiB of frames on a 16 KiB stack: into the spare memory below it.
-                    func dig(_ depth: Int) -> Int {
-                        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { buffer in
-                            buffer.initialize(repeating: 1)
-                            return depth == 0 ? Int(buffer[0]) : dig(depth - 1) + Int(buffer[1])
-                        }
-                    }
-                    let value = dig(24)
+                    let value = digBelowSixteenKiB(24)
                     AsyncJob.pause()
                     return value
                 }
@@ -121,13 +122,7 @@ struct GuardBudgetTests {
                 // Jobs on unguarded stacks are covered by the canary.
                 try! JobPool.configure(stackSize: 16 * 1024, allocator: UnguardedAllocator())
                 _ = try? AsyncJob.start { () -> Int in
-                    func dig(_ depth: Int) -> Int {
-                        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { buffer in
-                            buffer.initialize(repeating: 1)
-                            return depth == 0 ? Int(buffer[0]) : dig(depth - 1) + Int(buffer[1])
-                        }
-                    }
-                    let value = dig(24)
+                    let value = digBelowSixteenKiB(24)
                     AsyncJob.pause()
                     return value
                 }
