@@ -17,10 +17,8 @@ enum CompatJobs {
     ) -> Int32 {
         guard let job = unsafe job else { return OpenSSLResult.failed(.nullArgument) }
         if let handle = unsafe job.pointee {
-            let reference = unsafe JobReference(opaqueHandle: UnsafeRawPointer(handle))
-            if let refusal = JobRuntime.refusal(toResume: reference) { return OpenSSLResult.refused(refusal) }
-            return unsafe OpenSSLResult.startJob(
-                JobRuntime.resume(reference, as: Result<Int32, Never>.self), job: job, ret: ret)
+            return unsafe OpenSSLResult.resumed(
+                JobRuntime.resumeForeign(UnsafeRawPointer(handle)), job: job, ret: ret)
         }
         // Checked before the copy is made; JobRuntime.start checks it again.
         if AsyncJob.isInJob { return OpenSSLResult.failed(.nestedStart) }

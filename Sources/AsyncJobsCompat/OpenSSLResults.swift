@@ -64,6 +64,23 @@ enum OpenSSLResult {
         }
     }
 
+    /// `ASYNC_start_job()`'s result for a resumed handle.
+    @inline(__always)
+    static func resumed(
+        _ resume: ForeignResume, job: UnsafeMutablePointer<OpaquePointer?>, ret: UnsafeMutablePointer<Int32>?
+    ) -> Int32 {
+        switch resume {
+        case .finished(let value):
+            if let ret = unsafe ret { unsafe ret.pointee = value }
+            unsafe job.pointee = nil
+            return SAJ_FINISH
+        case .paused:
+            return SAJ_PAUSE
+        case .refused(let refusal):
+            return refused(refusal)
+        }
+    }
+
     /// `ASYNC_ERR` for a handle that may not be resumed now.
     static func refused(_ refusal: ResumeRefusal) -> Int32 {
         switch refusal {
