@@ -38,11 +38,6 @@ enum VirtualMemory {
         let error = errno
         precondition(result == 0, "munmap of a job stack failed: errno \(error)")
     }
-
-    /// `madvise(MADV_DONTNEED)`: returns the pages of a stack that went deep to the system.
-    static func discard(_ address: UnsafeMutableRawPointer, byteCount: Int) {
-        _ = unsafe madvise(address, byteCount, MADV_DONTNEED)
-    }
 }
 
 /// eventfd calls behind the first design's per-job wait fd and the engines' notification fds.
