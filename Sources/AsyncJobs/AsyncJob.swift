@@ -43,14 +43,29 @@ public enum AsyncJob {
     public static func start<Value, Failure: Error>(
         waitContext: WaitContext? = nil, _ body: @escaping () throws(Failure) -> Value
     ) throws(AsyncJobError) -> JobOutcome<Value, Failure> {
-        // Inlined into the caller, so specialized: the result storage and the outcome are
-        // concrete types there, and the non-generic core never looks up generic metadata.
+        // Inlined into the caller, so specialized: the result storage, the body's runner and the
+        // outcome are concrete types there, and the non-generic core never looks up generic
+        // metadata or goes through a witness table.
         try unsafe withUnsafeTemporaryAllocation(of: Value.self, capacity: 1) { value throws(AsyncJobError) in
             try unsafe withUnsafeTemporaryAllocation(of: Failure.self, capacity: 1) { error throws(AsyncJobError) in
-                let step = try unsafe JobRuntime.start(
-                    waitContext: waitContext, body: TypedJobBody(body: body),
-                    value: UnsafeMutableRawPointer(value.baseAddress), error: UnsafeMutableRawPointer(error.baseAddress))
-                return unsafe JobOutcome(step, value: value.baseAddress, error: error.baseAddress)
+                try unsafe withUnsafeTemporaryAllocation(of: (() throws(Failure) -> Value).self, capacity: 1) {
+                    bodyCopy throws(AsyncJobError) in
+                    unsafe bodyCopy.baseAddress!.initialize(to: body)
+                    let step: RawStep
+                    do throws(AsyncJobError) {
+                        step = try unsafe JobRuntime.start(
+                            waitContext: waitContext, runner: JobSlot.runner(for: Value.self, failure: Failure.self),
+                            body: UnsafeMutableRawPointer(bodyCopy.baseAddress!),
+                            value: UnsafeMutableRawPointer(value.baseAddress), error: UnsafeMutableRawPointer(error.baseAddress))
+                    } catch {
+                        unsafe bodyCopy.baseAddress!.deinitialize(count: 1)
+                        throw error
+                    }
+                    // The job took the body unless it never started.
+                    if case .noJobsAvailable = step { unsafe bodyCopy.baseAddress!.deinitialize(count: 1) }
+                    if case .insideJob = step { unsafe bodyCopy.baseAddress!.deinitialize(count: 1) }
+                    return unsafe JobOutcome(step, value: value.baseAddress, error: error.baseAddress)
+                }
             }
         }
     }

@@ -52,21 +52,41 @@ extern void swift_task_exitThreadLocalContext(char *state) __attribute__((weak))
 
 // Test hook: 0 turns the access-set swap off, so a regression test can show the crash it prevents.
 static int swap_access_sets = 1;
-void _ajctx_set_access_set_swapping(int enabled) { swap_access_sets = enabled; }
 
 // Fast path of the swap. Both runtime functions start by finding the thread's access-set head
 // through a general-dynamic TLS lookup (`SwiftTLSContext::get()`, __tls_get_addr): ~70 of the
 // ~270 instructions of a Swift round trip. In the usual case (the job saved no open access, or
 // the head is what the job found on entry) they then only copy or clear `state`. With the head's
-// address cached per thread, the switch does exactly that inline and calls the runtime only for
-// the other cases. The address is found once per thread by reading the runtime's own code: the
-// call to `SwiftTLSContext::get()` in both functions, its `lea tls_index(%rip), %rdi; call
+// address cached per thread, the switch does exactly that inline (`_ajctx_resume_fast` and
+// `_ajctx_suspend_fast` in the header, inlined into Swift) and calls the runtime only for the
+// other cases. The address is found once per thread by reading the runtime's own code: the call
+// to `SwiftTLSContext::get()` in both functions, its `lea tls_index(%rip), %rdi; call
 // __tls_get_addr` and the `mov (%rax), %rcx` that reads the head at offset 0. If any byte differs
 // from the expected sequence (another runtime version, static linking, another architecture), the
 // address stays unknown and every switch calls the runtime as before.
+//
+// `tls_access_probe` is this file's own record of the search (NULL: not searched yet on this
+// thread; AJCTX_HEAD_UNKNOWN: searched, not found); `_ajctx_tls_access_head` publishes a found
+// head to the inline switches. Sanitizer builds never publish it: their switches must call the
+// fiber hooks, which only the out-of-line functions do.
 #define AJCTX_HEAD_UNKNOWN ((uintptr_t *)1)
-static _Thread_local uintptr_t *tls_access_head __attribute__((tls_model("initial-exec")));
+static _Thread_local uintptr_t *tls_access_probe __attribute__((tls_model("initial-exec")));
+_Thread_local uintptr_t *_ajctx_tls_access_head __attribute__((tls_model("initial-exec")));
 extern void *__tls_get_addr(void *index) __attribute__((weak));
+
+#if AJCTX_ASAN || AJCTX_TSAN
+#define AJCTX_PUBLISH_HEAD 0
+#else
+#define AJCTX_PUBLISH_HEAD 1
+#endif
+
+void _ajctx_set_access_set_swapping(int enabled) {
+    swap_access_sets = enabled;
+    // The inline switches of the calling thread must take the out-of-line path (which reads the
+    // flag); other threads that already publish their head go on swapping.
+    _ajctx_tls_access_head = NULL;
+    tls_access_probe = NULL;
+}
 
 static uintptr_t *find_access_head(void) {
     uintptr_t *head = AJCTX_HEAD_UNKNOWN;
@@ -95,7 +115,8 @@ static uintptr_t *find_access_head(void) {
         }
     }
 #endif
-    tls_access_head = head;
+    tls_access_probe = head;
+    if (AJCTX_PUBLISH_HEAD && head != AJCTX_HEAD_UNKNOWN) _ajctx_tls_access_head = head;
     return head;
 }
 
@@ -103,7 +124,7 @@ static uintptr_t *find_access_head(void) {
 #define AJCTX_ENTER_ACCESS_SET(job)                                                                   \
     do {                                                                                              \
         if (swift_task_enterThreadLocalContext && swap_access_sets) {                                 \
-            uintptr_t *head_ = tls_access_head;                                                       \
+            uintptr_t *head_ = tls_access_probe;                                                      \
             if (__builtin_expect(head_ == NULL, 0)) head_ = find_access_head();                       \
             if (__builtin_expect(head_ != AJCTX_HEAD_UNKNOWN && (job)->access_set[0] == 0, 1))        \
                 (job)->access_set[0] = *head_; /* no saved accesses: remember the entry head */       \
@@ -115,7 +136,7 @@ static uintptr_t *find_access_head(void) {
 #define AJCTX_EXIT_ACCESS_SET(job)                                                                    \
     do {                                                                                              \
         if (swift_task_exitThreadLocalContext && swap_access_sets) {                                  \
-            uintptr_t *head_ = tls_access_head;                                                       \
+            uintptr_t *head_ = tls_access_probe;                                                      \
             if (__builtin_expect(head_ == NULL, 0)) head_ = find_access_head();                       \
             if (__builtin_expect(head_ != AJCTX_HEAD_UNKNOWN && (job)->access_set[0] == *head_, 1)) { \
                 (job)->access_set[0] = 0; /* the job left no access open */                           \
@@ -193,6 +214,7 @@ void _ajctx_prepare(_ajctx_job *job) {
 #endif
     job->access_set[0] = 0;
     job->access_set[1] = 0;
+    job->reusable = 0;
     job->job_sp = _ajctx_make(top, job_entry);
 }
 
@@ -209,7 +231,7 @@ void _ajctx_release(_ajctx_job *job) {
         job->valgrind_id = 0;
     }
 #endif
-    (void)job;
+    job->reusable = 0;
 }
 
 void _ajctx_resume(_ajctx_job *job) {
@@ -242,9 +264,19 @@ void _ajctx_suspend(_ajctx_job *job) {
 #endif
 }
 
+void _ajctx_finish(_ajctx_job *job) {
+#if AJCTX_ASAN
+    _ajctx_exit(job);
+#else
+    job->reusable = 1;
+    _ajctx_suspend(job);
+#endif
+}
+
 static _Thread_local void *exit_discard_slot;
 
 void _ajctx_exit(_ajctx_job *job) {
+    job->reusable = 0;
     AJCTX_EXIT_ACCESS_SET(job);
 #if AJCTX_TSAN
     __tsan_switch_to_fiber(job->tsan_caller, 0);
@@ -267,6 +299,3 @@ int32_t _ajctx_publish_wake_fd(_ajctx_job *job, int32_t fd) {
     return expected;
 }
 
-int32_t _ajctx_load_wake_fd(const _ajctx_job *job) {
-    return __atomic_load_n(&job->wake_fd, __ATOMIC_ACQUIRE);
-}

@@ -1,19 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
-// A job body that is a C function and an argument buffer, for the C library: two words stored
-// inline in the record (no allocation per start beyond the argument copy the C API requires).
+// A job body that is a C function and an argument buffer, for the C library: the two words are
+// stored in the record (no allocation per start beyond the argument copy the C API requires).
 import Glibc
 
-/// A C job function with its argument. The job owns `argument` (allocated with `malloc` by the
-/// caller) and frees it when the function returns, cancelled or not.
-@unsafe struct ForeignJobBody: JobBody {
-    let function: @convention(c) (UnsafeMutableRawPointer?) -> Int32
-    let argument: UnsafeMutableRawPointer?
+/// The C library's job function type.
+package typealias ForeignJobFunction = @convention(c) (UnsafeMutableRawPointer?) -> Int32
 
-    func run(in slot: JobSlot) {
-        let value = unsafe function(argument)
-        unsafe free(argument)
-        slot.deliver(Result<Int32, Never>.success(value))
-    }
+/// Runs a C job function: `delivery.body` holds the function and its argument (from `malloc`,
+/// or nil), which the job frees when the function returns, cancelled or not. Its value is an
+/// `Int32`; it never fails.
+private func runForeignBody(_ delivery: UnsafeMutablePointer<JobDelivery>) -> Bool {
+    let words = UnsafeRawPointer(delivery)
+    let function = unsafe unsafeBitCast(words.load(as: UnsafeRawPointer.self), to: ForeignJobFunction.self)
+    let argument = unsafe UnsafeMutableRawPointer(mutating: words.load(fromByteOffset: MemoryLayout<UnsafeRawPointer>.size, as: UnsafeRawPointer?.self))
+    let value = unsafe function(argument)
+    unsafe free(argument)
+    if let pointer = unsafe delivery.pointee.value { unsafe pointer.storeBytes(of: value, as: Int32.self) }
+    return false
 }
 
 extension JobRuntime {
@@ -23,15 +26,23 @@ extension JobRuntime {
     /// OpenSSL equivalent: `ASYNC_start_job()` with `*job == NULL`.
     @inline(__always)
     package static func start(
-        waitContext: WaitContext?,
-        function: @convention(c) (UnsafeMutableRawPointer?) -> Int32,
-        argument: UnsafeMutableRawPointer?
+        waitContext: WaitContext?, function: ForeignJobFunction, argument: UnsafeMutableRawPointer?
     ) throws(AsyncJobError) -> JobStep<Int32, Never> {
-        if JobSlot.current != nil { return .insideJob }
-        let pool = PoolHandle.current ?? JobPool.installDefaultPool()
-        guard let slot = try pool.acquire() else { return .noJobsAvailable }
-        if let waitContext { slot.waitContext = waitContext }
-        slot.prepare(body: unsafe ForeignJobBody(function: function, argument: argument))
-        return complete(slot, pool: pool, slot.run(returning: Result<Int32, Never>.self))
+        var body: (UnsafeRawPointer?, UnsafeRawPointer?) = unsafe (unsafeBitCast(function, to: UnsafeRawPointer.self), UnsafeRawPointer(argument))
+        var value: Int32 = 0
+        let step = try unsafe withUnsafeMutablePointer(to: &body) { body throws(AsyncJobError) in
+            try unsafe withUnsafeMutablePointer(to: &value) { value throws(AsyncJobError) in
+                // C job functions never fail: no error storage.
+                try unsafe start(
+                    waitContext: waitContext, runner: runForeignBody, body: UnsafeMutableRawPointer(body),
+                    value: UnsafeMutableRawPointer(value), error: nil)
+            }
+        }
+        switch step {
+        case .finished: return .finished(.success(value))
+        case .paused(let job): return .paused(job)
+        case .noJobsAvailable: return .noJobsAvailable
+        case .insideJob: return .insideJob
+        }
     }
 }

@@ -27,34 +27,37 @@ enum JobState: UInt8 {
     case finished
 }
 
-/// Type-erased job body: runs on the job's stack and delivers a typed result.
-@usableFromInline protocol JobBody {
-    func run(in slot: JobSlot)
+/// What a job's body shares with the code that runs it on the job's stack: the body itself (two
+/// words: a Swift closure, or a C function and its argument) and where the current resumer wants
+/// the body's value and error. The first field of every `JobRecord`.
+@usableFromInline @unsafe struct JobDelivery {
+    /// The body of a job that has not started yet: raw storage for two words, copied in by
+    /// `prepare` and moved out (through a pointer bound to the body's type) by its runner.
+    @usableFromInline var body: (UnsafeRawPointer?, UnsafeRawPointer?) = (nil, nil)
+    /// Uninitialized `Value` storage on the current resumer's stack; nil when nobody wants it.
+    @usableFromInline var value: UnsafeMutableRawPointer?
+    /// Uninitialized `Failure` storage on the current resumer's stack; nil when nobody wants it.
+    @usableFromInline var error: UnsafeMutableRawPointer?
+
+    @usableFromInline init() {}
 }
 
-/// A job body returning `Value` or throwing `Failure`.
+/// Runs a job's body on its stack: moves the body out of `delivery.body`, runs it, and moves its
+/// value to `delivery.value` or its error to `delivery.error` (read after the body returns: the
+/// job may have been resumed by other code since it started). Returns true if the body threw.
 ///
-/// Made in the caller's (specialized) code; `run` executes unspecialized through the witness
-/// table, so it delivers `Value` and `Failure` separately: building a `Result<Value, Failure>`
-/// there would cost a generic metadata lookup (hundreds of instructions) on every finish.
-@usableFromInline struct TypedJobBody<Value, Failure: Error>: JobBody {
-    @usableFromInline let body: () throws(Failure) -> Value
-
-    @usableFromInline init(body: @escaping () throws(Failure) -> Value) {
-        self.body = body
-    }
-
-    @usableFromInline func run(in slot: JobSlot) {
-        do throws(Failure) {
-            slot.deliver(value: try body())
-        } catch {
-            slot.deliver(error: error)
-        }
-    }
-}
+/// Made by `JobSlot.runner(for:failure:)` in the caller's code, where it is specialized for the
+/// body's types and captures nothing; the core stores and calls it without knowing those types.
+@usableFromInline typealias JobBodyRunner = (UnsafeMutablePointer<JobDelivery>) -> Bool
 
 /// The fields Swift keeps per job, next to the C `_ajctx_job`. Only reached through `JobSlot`.
 @unsafe struct JobRecord {
+    /// The body and where its result goes (first: the runner reaches it at the record's address).
+    var delivery = unsafe JobDelivery()
+    /// Raw storage of the `JobBodyRunner` of `delivery.body`: initialized by `prepare` (without
+    /// releasing anything), moved out by `runBody`. Raw, so that neither side pays ARC for the
+    /// runner's (usually absent) context beyond the one release after the call.
+    var runnerStorage: (UnsafeRawPointer?, UnsafeRawPointer?) = (nil, nil)
     var state: JobState = .idle
     var cancelRequested = false
     var blockCount: Int32 = 0
@@ -72,12 +75,6 @@ enum JobState: UInt8 {
     /// The canary below the frames of a stack without a guard page; nil with a guard page (the
     /// guard catches the overflow, and not writing a canary leaves the lowest page untouched).
     var canary: UnsafeMutableRawPointer?
-    /// The body of a job that has not started yet.
-    var body: (any JobBody)?
-    /// Where the current resumer wants the body's value (uninitialized `Value` storage on its
-    /// stack) and its error (`Failure` storage); nil when nobody wants them.
-    var resultPointer: UnsafeMutableRawPointer?
-    var errorPointer: UnsafeMutableRawPointer?
     /// Whether the finished body threw (its error is at `errorPointer`).
     var failed = false
     var waitContext: WaitContext?
@@ -96,6 +93,9 @@ enum JobState: UInt8 {
     static let recordOffset = unsafe (MemoryLayout<_ajctx_job>.size + 63) & ~63
     static let allocationSize = unsafe recordOffset + MemoryLayout<JobRecord>.size
     static let canaryBytes = 64
+    /// Size of a body in `JobDelivery.body`: a closure's function and context, or a C function and
+    /// its argument.
+    @usableFromInline static let bodyBytes = unsafe 2 * MemoryLayout<UnsafeRawPointer>.size
 
     init(machine: UnsafeMutablePointer<_ajctx_job>) {
         unsafe self.machine = machine
@@ -103,6 +103,13 @@ enum JobState: UInt8 {
 
     @usableFromInline static func == (lhs: JobSlot, rhs: JobSlot) -> Bool { unsafe lhs.machine == rhs.machine }
     @usableFromInline func hash(into hasher: inout Hasher) { unsafe hasher.combine(machine) }
+
+    /// Where `JobRecord.runnerStorage` is.
+    private var runnerAddress: UnsafeMutableRawPointer {
+        unsafe UnsafeMutableRawPointer(record) + JobSlot.runnerOffset
+    }
+    /// `runnerStorage` follows `delivery` (checked in `allocate`).
+    static let runnerOffset = unsafe MemoryLayout<JobDelivery>.stride
 
     var record: UnsafeMutablePointer<JobRecord> {
         unsafe (UnsafeMutableRawPointer(machine) + JobSlot.recordOffset).assumingMemoryBound(to: JobRecord.self)
@@ -123,6 +130,8 @@ enum JobState: UInt8 {
         unsafe machine.pointee.wake_fd = -1
         let slot = unsafe JobSlot(machine: machine)
         unsafe (raw + recordOffset).bindMemory(to: JobRecord.self, capacity: 1).initialize(to: JobRecord())
+        precondition(unsafe MemoryLayout<JobRecord>.offset(of: \.delivery) == 0, "JobRecord.delivery must come first")
+        precondition(unsafe MemoryLayout<JobRecord>.offset(of: \.runnerStorage) == runnerOffset, "JobRecord layout")
         return slot
     }
 
@@ -259,22 +268,30 @@ enum JobState: UInt8 {
 
     // MARK: Running
 
-    /// Sets up a fresh first frame that will run `body`.
-    func prepare(body: any JobBody) {
-        unsafe record.pointee.body = body
-        unsafe machine.pointee.entry = jobEntry
-        unsafe _ajctx_prepare(machine)
+    /// Gives the job its body: `runner` runs the two words at `body` (which this moves into the
+    /// record). A stack whose previous body finished through `_ajctx_finish` keeps its frame and
+    /// runs the body on it; otherwise a fresh first frame is built.
+    @inline(__always)
+    func prepare(runner: consuming @escaping JobBodyRunner, body: UnsafeMutableRawPointer) {
+        // Through a concrete struct: a function type stored as a generic `T` would be reabstracted
+        // (a thunk allocated on every start).
+        unsafe runnerAddress.initializeMemory(as: RunnerStorage.self, to: RunnerStorage(run: runner))
+        unsafe UnsafeMutableRawPointer(record).copyMemory(from: body, byteCount: JobSlot.bodyBytes)
+        if unsafe machine.pointee.reusable == 0 {
+            unsafe machine.pointee.entry = jobEntry
+            unsafe _ajctx_prepare(machine)
+        }
     }
 
     /// Switches into the job until it pauses or finishes; returns true if it finished. A body
     /// that finishes moves its value to `value` or its error to `error` (see `failed`).
     @inline(__always)
     func run(value: UnsafeMutableRawPointer?, error: UnsafeMutableRawPointer?) -> Bool {
-        unsafe record.pointee.resultPointer = value
-        unsafe record.pointee.errorPointer = error
+        unsafe record.pointee.delivery.value = value
+        unsafe record.pointee.delivery.error = error
         unsafe record.pointee.state = .running
         unsafe _ajctx_set_current(machine)
-        unsafe _ajctx_resume(machine)
+        unsafe _ajctx_resume_fast(machine)
         _ajctx_set_current(nil)
         return unsafe record.pointee.state == .finished
     }
@@ -282,28 +299,9 @@ enum JobState: UInt8 {
     /// Whether the body of the job that just finished threw.
     var failed: Bool { unsafe record.pointee.failed }
 
-    /// Switches into the job until it pauses or finishes. Returns its result if it finished
-    /// during this call, nil if it paused.
-    @inline(__always)
-    func run<Value, Failure>(returning: Result<Value, Failure>.Type) -> Result<Value, Failure>? {
-        unsafe withUnsafeTemporaryAllocation(of: Value.self, capacity: 1) { value in
-            unsafe withUnsafeTemporaryAllocation(of: Failure.self, capacity: 1) { error in
-                guard unsafe run(value: UnsafeMutableRawPointer(value.baseAddress), error: UnsafeMutableRawPointer(error.baseAddress)) else {
-                    return nil
-                }
-                return unsafe failed ? .failure(error.baseAddress!.move()) : .success(value.baseAddress!.move())
-            }
-        }
-    }
-
     /// Switches into a job whose result nobody wants (cancellation without the job's types).
     func runDiscardingResult() {
-        unsafe record.pointee.resultPointer = nil
-        unsafe record.pointee.errorPointer = nil
-        unsafe record.pointee.state = .running
-        unsafe _ajctx_set_current(machine)
-        unsafe _ajctx_resume(machine)
-        _ajctx_set_current(nil)
+        _ = unsafe run(value: nil, error: nil)
     }
 
     // MARK: First-design wake descriptor
@@ -330,48 +328,61 @@ enum JobState: UInt8 {
     /// From inside the job: switches back to the resumer until resumed.
     @inline(__always)
     func suspend() {
-        unsafe _ajctx_suspend(machine)
-    }
-
-    /// On the job's stack: moves the body's value where the current resumer asked for it.
-    /// Uses only `Value`'s own metadata (no lookup of a composite type's).
-    func deliver<Value>(value: consuming Value) {
-        unsafe record.pointee.failed = false
-        guard let pointer = unsafe record.pointee.resultPointer else { return }
-        unsafe pointer.assumingMemoryBound(to: Value.self).initialize(to: value)
-    }
-
-    /// On the job's stack: moves the body's error where the current resumer asked for it.
-    func deliver<Failure: Error>(error: consuming Failure) {
-        unsafe record.pointee.failed = true
-        guard let pointer = unsafe record.pointee.errorPointer else { return }
-        unsafe pointer.assumingMemoryBound(to: Failure.self).initialize(to: error)
-    }
-
-    /// On the job's stack: delivers a result (for bodies of a known type).
-    func deliver<Value, Failure>(_ result: Result<Value, Failure>) {
-        switch result {
-        case .success(let value): deliver(value: value)
-        case .failure(let error): deliver(error: error)
-        }
+        unsafe _ajctx_suspend_fast(machine)
     }
 
     /// On the job's stack: runs the body. Kept out of line so that no Swift reference of the
-    /// body's frames survives into the final switch.
+    /// body's frames survives into the switch that follows.
     @inline(never)
     func runBody() {
-        if let body = unsafe record.pointee.body.take() {
-            body.run(in: self)
-        }
+        let runner = unsafe runnerAddress.assumingMemoryBound(to: RunnerStorage.self).move().run
+        // `delivery` is the record's first field: the record's address is the delivery's.
+        unsafe record.pointee.failed = runner(UnsafeMutableRawPointer(record).assumingMemoryBound(to: JobDelivery.self))
         checkCanary()
         unsafe record.pointee.state = .finished
     }
 }
 
-/// First Swift code on every job stack; leaves through `_ajctx_exit`.
+extension JobSlot {
+    /// The runner of a Swift closure body (see `JobBodyRunner`). Inlined into the generic caller,
+    /// so that the closure is specialized for `Value` and `Failure` and captures nothing.
+    @inlinable @inline(__always)
+    static func runner<Value, Failure: Error>(for: Value.Type, failure: Failure.Type) -> JobBodyRunner {
+        { delivery in
+            let body = unsafe UnsafeMutableRawPointer(delivery)
+                .bindMemory(to: (() throws(Failure) -> Value).self, capacity: 1).move()
+            // `Result(catching:)` rather than do/catch: the specialization of a typed `catch` for
+            // `Failure == Never` crashes the 6.3 compiler's IR generation.
+            switch Result(catching: body) {
+            case .success(let value):
+                if let pointer = unsafe delivery.pointee.value {
+                    unsafe pointer.assumingMemoryBound(to: Value.self).initialize(to: value)
+                }
+                return false
+            case .failure(let error):
+                if let pointer = unsafe delivery.pointee.error {
+                    unsafe pointer.assumingMemoryBound(to: Failure.self).initialize(to: error)
+                }
+                return true
+            }
+        }
+    }
+}
+
+/// The form in which a `JobBodyRunner` sits in `JobRecord.runnerStorage`.
+@unsafe private struct RunnerStorage {
+    var run: JobBodyRunner
+}
+
+/// First Swift code on every job stack. Runs one body after another on the same frame: after
+/// each, `_ajctx_finish_fast` switches back to the resumer and returns when the job's record gets
+/// its next body (in ASan builds it leaves the stack for good instead).
 private let jobEntry: @convention(c) (UnsafeMutablePointer<_ajctx_job>) -> Void = { machine in
-    unsafe JobSlot(machine: machine).runBody()
-    unsafe _ajctx_exit(machine)
+    let slot = unsafe JobSlot(machine: machine)
+    while true {
+        slot.runBody()
+        unsafe _ajctx_finish_fast(machine)
+    }
 }
 
 /// Process-wide store of job records whose pool is gone, for reuse by any thread's pool.

@@ -45,33 +45,23 @@ package enum PauseResult: Equatable, Sendable {
 
 /// The operations behind ``AsyncJob``, ``PausedJob`` and the C library.
 @usableFromInline package enum JobRuntime {
-    /// Starts `body` as a job on the calling thread's pool (created on first use).
-    /// - Throws: ``AsyncJobError`` when a new job's stack cannot be allocated.
-    @inline(__always)
-    package static func start<Value, Failure: Error>(
-        waitContext: WaitContext?, _ body: @escaping () throws(Failure) -> Value
-    ) throws(AsyncJobError) -> JobStep<Value, Failure> {
-        if JobSlot.current != nil { return .insideJob }
-        let pool = PoolHandle.current ?? JobPool.installDefaultPool()
-        guard let slot = try pool.acquire() else { return .noJobsAvailable }
-        if let waitContext { slot.waitContext = waitContext }
-        slot.prepare(body: TypedJobBody(body: body))
-        return complete(slot, pool: pool, slot.run(returning: Result<Value, Failure>.self))
-    }
-
-    /// Starts `body` on the calling thread's pool; a body that finishes at once moves its value to
-    /// `value` or its error to `error`. Not generic, so that nothing on this path looks up
-    /// generic metadata: the generic wrapper (`AsyncJob.start`) is specialized in the caller.
+    /// Starts a body on the calling thread's pool (created on first use): `runner` runs the two
+    /// words at `body`, which this moves into the job if it returns `.finished` or `.paused` (on
+    /// any other outcome, and when it throws, they stay the caller's). A body that finishes at
+    /// once moves its value to `value` or its error to `error`. Not generic, so that nothing on
+    /// this path looks up generic metadata: the generic wrapper (`AsyncJob.start`) is specialized
+    /// in the caller, and makes the runner there.
     /// - Throws: ``AsyncJobError`` when a new job's stack cannot be allocated.
     @usableFromInline
     static func start(
-        waitContext: WaitContext?, body: any JobBody, value: UnsafeMutableRawPointer?, error: UnsafeMutableRawPointer?
+        waitContext: WaitContext?, runner: consuming @escaping JobBodyRunner, body: UnsafeMutableRawPointer,
+        value: UnsafeMutableRawPointer?, error: UnsafeMutableRawPointer?
     ) throws(AsyncJobError) -> RawStep {
         if JobSlot.current != nil { return .insideJob }
         let pool = PoolHandle.current ?? JobPool.installDefaultPool()
         guard let slot = try pool.acquire() else { return .noJobsAvailable }
         if let waitContext { slot.waitContext = waitContext }
-        slot.prepare(body: body)
+        unsafe slot.prepare(runner: runner, body: body)
         guard unsafe slot.run(value: value, error: error) else {
             return .paused(JobReference(slot: slot, generation: slot.generation))
         }
@@ -146,15 +136,6 @@ package enum PauseResult: Equatable, Sendable {
     ) -> RawStep {
         let slot = job.slot
         return unsafe step(slot, pool: slot.pool!, finished: slot.run(value: value, error: error))
-    }
-
-    @inline(__always)
-    static func complete<Value, Failure: Error>(
-        _ slot: JobSlot, pool: PoolHandle, _ result: Result<Value, Failure>?
-    ) -> JobStep<Value, Failure> {
-        guard let result else { return .paused(JobReference(slot: slot, generation: slot.generation)) }
-        pool.recycle(slot)
-        return .finished(result)
     }
 
     /// Suspends the running job until it is resumed.

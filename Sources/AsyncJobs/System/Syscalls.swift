@@ -67,6 +67,7 @@ enum EventCounter {
     /// Reads and resets the counter; returns the value read (0 if it was not readable).
     /// Retries on EINTR.
     @discardableResult
+    @inline(never)  // keeps the read buffer (and a stack protector) out of the callers' frames
     static func drain(_ fd: FileDescriptor) -> UInt64 {
         var value: UInt64 = 0
         while true {

@@ -61,6 +61,9 @@ typedef struct _ajctx_job {
     /// The inaccessible region below the stack (0 size: none), for the overflow report.
     void *_Nullable guard_low;
     size_t guard_size;
+    /// 1 while the stack holds the frame of a finished body that `_ajctx_finish` suspended: the
+    /// next `_ajctx_resume` continues it (and it runs the next body) instead of a fresh first frame.
+    uint32_t reusable;
 } _ajctx_job;
 
 /// Prepares `job` to run `job->entry` on the stack [`stack_low`, `stack_low + stack_size`) at its
@@ -68,17 +71,26 @@ typedef struct _ajctx_job {
 /// the sanitizers the first time.
 void _ajctx_prepare(_ajctx_job *job);
 
-/// Switches from the resumer into the job; returns when the job suspends or exits.
+/// Switches from the resumer into the job; returns when the job suspends, finishes or exits.
 /// Swaps the Swift exclusivity access set and informs ASan/TSan of the switch.
+/// (`_ajctx_resume_fast` is the same switch, inlined into the caller.)
 void _ajctx_resume(_ajctx_job *job);
 
 /// Switches from the running job back to its resumer; returns when the job is resumed.
+/// (`_ajctx_suspend_fast` is the same switch, inlined into the caller.)
 void _ajctx_suspend(_ajctx_job *job);
+
+/// From inside the job, after its body returned: switches back to the resumer like
+/// `_ajctx_suspend`, marking the frame `reusable`. Returns when the job is resumed to run its
+/// next body on the same frame (no new first frame, no trampoline). In ASan builds it leaves
+/// through `_ajctx_exit` instead (a fiber's fake stack must die with its frames) and never returns.
+void _ajctx_finish(_ajctx_job *job);
 
 /// Leaves the job for good: its stack may be reused or freed once this switch completes.
 __attribute__((noreturn)) void _ajctx_exit(_ajctx_job *job);
 
-/// Releases what `_ajctx_prepare` registered for the stack (TSan fiber, valgrind id).
+/// Releases what `_ajctx_prepare` registered for the stack (TSan fiber, valgrind id) and forgets
+/// a reusable frame.
 void _ajctx_release(_ajctx_job *job);
 
 /// Publishes a newly created wake fd unless another thread published one first.
@@ -86,7 +98,9 @@ void _ajctx_release(_ajctx_job *job);
 int32_t _ajctx_publish_wake_fd(_ajctx_job *job, int32_t fd);
 
 /// Reads the job's wake fd with acquire ordering (-1 if none).
-int32_t _ajctx_load_wake_fd(const _ajctx_job *job);
+static inline int32_t _ajctx_load_wake_fd(const _ajctx_job *job) {
+    return __atomic_load_n(&job->wake_fd, __ATOMIC_ACQUIRE);
+}
 
 /// Test hook: 0 stops swapping Swift's exclusivity access sets (the default 1 swaps them).
 void _ajctx_set_access_set_swapping(int enabled);
@@ -118,6 +132,12 @@ extern _Thread_local _ajctx_job *_Nullable _ajctx_tls_current
 extern _Thread_local void *_Nullable _ajctx_tls_pool
     __attribute__((tls_model("initial-exec")));
 
+/// The address of the Swift runtime's exclusivity access-set head of this thread, once the
+/// out-of-line switch has found it (job_context.c); NULL while unknown, in sanitizer builds and
+/// while the swap is switched off for a test. Non-NULL means the inline switches below may run.
+extern _Thread_local uintptr_t *_Nullable _ajctx_tls_access_head
+    __attribute__((tls_model("initial-exec")));
+
 static inline _ajctx_job *_Nullable _ajctx_current(void) { return _ajctx_tls_current; }
 static inline void _ajctx_set_current(_ajctx_job *_Nullable job) { _ajctx_tls_current = job; }
 static inline void *_Nullable _ajctx_pool(void) { return _ajctx_tls_pool; }
@@ -133,6 +153,42 @@ void *_ajctx_make(void *stack_top, void (*entry)(void *_Nullable data));
 /// switches to the frame at `to` and passes `data` to it. Returns the `data` passed by whoever
 /// switches back. No sanitizer or exclusivity bookkeeping.
 void *_Nullable _ajctx_swap(void *_Nullable *_Nonnull save, void *to, void *_Nullable data);
+
+// ---- The switch inlined into its callers ----
+// The usual case of `_ajctx_resume`/`_ajctx_suspend`, without a call: the access-set head is
+// known (so no sanitizer hooks are needed), and the job left no access open when it last
+// suspended (resume) or since it was entered (suspend), which makes the swap of access sets two
+// stores. Every other case calls the out-of-line function, which does the whole protocol.
+
+static inline __attribute__((always_inline)) void _ajctx_resume_fast(_ajctx_job *job) {
+    uintptr_t *head = _ajctx_tls_access_head;
+    if (__builtin_expect(head != NULL && job->access_set[0] == 0, 1)) {
+        job->access_set[0] = *head;  // the head the job finds on entry, to recognise it on suspend
+        _ajctx_swap(&job->caller_sp, job->job_sp, job);
+    } else {
+        _ajctx_resume(job);
+    }
+}
+
+static inline __attribute__((always_inline)) void _ajctx_suspend_fast(_ajctx_job *job) {
+    uintptr_t *head = _ajctx_tls_access_head;
+    if (__builtin_expect(head != NULL && job->access_set[0] == *head, 1)) {
+        job->access_set[0] = 0;  // the job left no access open
+        job->access_set[1] = 0;
+        _ajctx_swap(&job->job_sp, job->caller_sp, job);
+    } else {
+        _ajctx_suspend(job);
+    }
+}
+
+static inline __attribute__((always_inline)) void _ajctx_finish_fast(_ajctx_job *job) {
+    if (__builtin_expect(_ajctx_tls_access_head != NULL, 1)) {
+        job->reusable = 1;
+        _ajctx_suspend_fast(job);
+    } else {
+        _ajctx_finish(job);
+    }
+}
 
 #ifdef __cplusplus
 }
