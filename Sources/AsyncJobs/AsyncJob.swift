@@ -51,12 +51,20 @@ public enum AsyncJob {
                 try unsafe withUnsafeTemporaryAllocation(of: (() throws(Failure) -> Value).self, capacity: 1) {
                     bodyCopy throws(AsyncJobError) in
                     unsafe bodyCopy.baseAddress!.initialize(to: body)
+                    let valueAddress = UnsafeMutableRawPointer(value.baseAddress)
+                    let errorAddress = UnsafeMutableRawPointer(error.baseAddress)
                     let step: RawStep
+                    if let inlined = unsafe JobSlot.startInline(
+                        waitContext: waitContext, runner: JobSlot.runner(for: Value.self, failure: Failure.self),
+                        body: UnsafeMutableRawPointer(bodyCopy.baseAddress!), value: valueAddress, error: errorAddress)
+                    {
+                        // The usual case, inlined: an idle pooled job took the body.
+                        return unsafe JobOutcome(inlined, value: value.baseAddress, error: error.baseAddress)
+                    }
                     do throws(AsyncJobError) {
                         step = try unsafe JobRuntime.start(
                             waitContext: waitContext, runner: JobSlot.runner(for: Value.self, failure: Failure.self),
-                            body: UnsafeMutableRawPointer(bodyCopy.baseAddress!),
-                            value: UnsafeMutableRawPointer(value.baseAddress), error: UnsafeMutableRawPointer(error.baseAddress))
+                            body: UnsafeMutableRawPointer(bodyCopy.baseAddress!), value: valueAddress, error: errorAddress)
                     } catch {
                         unsafe bodyCopy.baseAddress!.deinitialize(count: 1)
                         throw error
@@ -79,9 +87,11 @@ public enum AsyncJob {
     /// OpenSSL equivalent: `ASYNC_pause_job()`.
     @available(*, noasync, message: "a job's stack belongs to one thread")
     @discardableResult
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func pause() -> Bool {
-        JobRuntime.pause() == .resumed
+        // The usual case inlined here; blocked, cancelled, canary-protected or outside a job:
+        // the core's full pause.
+        JobSlot.pauseInline() ?? JobRuntime.pauseFromSwift()
     }
 
     /// Whether the running job has been cancelled (its handle was dropped or cancelled, or its
@@ -205,15 +215,17 @@ public struct PausedJob<Value, Failure: Error>: ~Copyable {
     ///   from inside a job.
     /// OpenSSL equivalent: `ASYNC_start_job()` with the paused `*job`.
     @available(*, noasync, message: "a job's stack belongs to one thread")
-    @inlinable
+    @inlinable @inline(__always)
     public consuming func resume() -> JobOutcome<Value, Failure> {
         let job = reference
         discard self
         // Inlined and specialized in the caller, like AsyncJob.start.
         return unsafe withUnsafeTemporaryAllocation(of: Value.self, capacity: 1) { value in
             unsafe withUnsafeTemporaryAllocation(of: Failure.self, capacity: 1) { error in
-                let step = unsafe JobRuntime.resumeOrTrap(
-                    job, value: UnsafeMutableRawPointer(value.baseAddress), error: UnsafeMutableRawPointer(error.baseAddress))
+                let valueAddress = UnsafeMutableRawPointer(value.baseAddress)
+                let errorAddress = UnsafeMutableRawPointer(error.baseAddress)
+                let step = unsafe JobSlot.resumeInline(job, value: valueAddress, error: errorAddress)
+                    ?? JobRuntime.resumeOrTrap(job, value: valueAddress, error: errorAddress)
                 return unsafe JobOutcome(step, value: value.baseAddress, error: error.baseAddress)
             }
         }

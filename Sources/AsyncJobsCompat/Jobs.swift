@@ -62,7 +62,9 @@ public func SAJ_start_job(
 
 @c @implementation
 public func SAJ_pause_job() -> Int32 {
-    OpenSSLResult.pauseJob(JobRuntime.pause())
+    // The usual pause inlined here; the other cases through the core.
+    if let resumed = JobRuntime.pauseInline() { return resumed ? 1 : 0 }
+    return OpenSSLResult.pauseJob(JobRuntime.pause())
 }
 
 @c @implementation

@@ -214,4 +214,61 @@ struct PoolTests {
         #expect(counter.count == 0)
         #expect(box?.job?.reference.isAlive == false)
     }
+
+    @Test func aPooledJobRunsItsNextBodyOnTheSameFrame() throws {
+        try withFreshPool(maxSize: 1) {
+            @inline(never) func frameAddress() -> UInt {
+                var local = 0
+                return withUnsafeMutablePointer(to: &local) { UInt(bitPattern: $0) }
+            }
+            // Finished bodies leave their frame for the next one: the same depth of the same stack.
+            let first = drive(try AsyncJob.start { frameAddress() }).value
+            let second = drive(try AsyncJob.start { frameAddress() }).value
+            #expect(first != nil)
+            #expect(first == second)
+            // A body that paused and was cancelled leaves it too.
+            switch try AsyncJob.start({ () -> Int in AsyncJob.pause(); return 1 }) {
+            case .paused(let job): job.cancel()
+            default: Issue.record("the job should have paused")
+            }
+            #expect(drive(try AsyncJob.start { frameAddress() }).value == first)
+        }
+    }
+
+    @Test func aBodyReleasesWhatItCapturesOnEveryOutcome() throws {
+        let counter = LiveCounter()
+        try withFreshPool(maxSize: 1) {
+            do {
+                // Finished: the job consumed the body.
+                let tracked = counter.make()
+                #expect(drive(try AsyncJob.start { tracked.counter === counter }).value == true)
+            }
+            #expect(counter.count == 0)
+            do {
+                // Paused, then resumed to the end.
+                let tracked = counter.make()
+                let outcome = try AsyncJob.start { () -> Bool in
+                    AsyncJob.pause()
+                    return tracked.counter === counter
+                }
+                #expect(counter.count == 1)
+                #expect(drive(outcome).value == true)
+            }
+            #expect(counter.count == 0)
+            // Never started (the pool is at its limit): the body is still released.
+            guard case .paused(let holder) = try AsyncJob.start({ () -> Int in AsyncJob.pause(); return 0 }) else {
+                Issue.record("the job should have paused")
+                return
+            }
+            do {
+                let tracked = counter.make()
+                guard case .noJobsAvailable = try AsyncJob.start({ tracked.counter === counter }) else {
+                    Issue.record("the pool should be full")
+                    return
+                }
+            }
+            #expect(counter.count == 0)
+            holder.cancel()
+        }
+    }
 }

@@ -37,8 +37,10 @@ expected_diff() { [ -f "$1" ] && grep -v '^#' "$1" | grep -v '^$' || true; }
 clash=$(nm -D --defined-only "$bin/libAsyncJobsC.so" | awk '{print $3}' | grep -E '^(ASYNC_|OSSL_|ERR_|OPENSSL_)' || true)
 if [ -z "$clash" ]; then pass "exports no OpenSSL name"; else fail "exports OpenSSL names: $clash"; fi
 missing=""
+# The symbol list is read once: `nm | grep -q` under pipefail fails when grep stops reading early.
+exports=$(nm -D --defined-only "$bin/libAsyncJobsC.so" | awk '{print $3}')
 for fn in $(grep -oE '\bSAJ_[A-Za-z_0-9]+\(' Sources/CAsyncJobsCompat/include/asyncjobs/saj_async.h | tr -d '(' | sort -u); do
-  nm -D --defined-only "$bin/libAsyncJobsC.so" | awk '{print $3}' | grep -qx "$fn" || missing="$missing $fn"
+  grep -qx "$fn" <<< "$exports" || missing="$missing $fn"
 done
 if [ -z "$missing" ]; then pass "exports every function of saj_async.h"; else fail "missing exports:$missing"; fi
 

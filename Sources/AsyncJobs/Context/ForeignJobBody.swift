@@ -4,12 +4,12 @@
 import Glibc
 
 /// The C library's job function type.
-package typealias ForeignJobFunction = @convention(c) (UnsafeMutableRawPointer?) -> Int32
+@usableFromInline package typealias ForeignJobFunction = @convention(c) (UnsafeMutableRawPointer?) -> Int32
 
 /// Runs a C job function: `delivery.body` holds the function and its argument (from `malloc`,
 /// or nil), which the job frees when the function returns, cancelled or not. Its value is an
 /// `Int32`; it never fails.
-private func runForeignBody(_ delivery: UnsafeMutablePointer<JobDelivery>) -> Bool {
+@usableFromInline func runForeignBody(_ delivery: UnsafeMutablePointer<JobDelivery>) -> Bool {
     let words = UnsafeRawPointer(delivery)
     let function = unsafe unsafeBitCast(words.load(as: UnsafeRawPointer.self), to: ForeignJobFunction.self)
     let argument = unsafe UnsafeMutableRawPointer(mutating: words.load(fromByteOffset: MemoryLayout<UnsafeRawPointer>.size, as: UnsafeRawPointer?.self))
@@ -24,7 +24,7 @@ extension JobRuntime {
     /// frees it when the function returns. On any outcome other than `.finished` or `.paused`
     /// the caller still owns it.
     /// OpenSSL equivalent: `ASYNC_start_job()` with `*job == NULL`.
-    @inline(__always)
+    @inlinable @inline(__always)
     package static func start(
         waitContext: WaitContext?, function: ForeignJobFunction, argument: UnsafeMutableRawPointer?
     ) throws(AsyncJobError) -> JobStep<Int32, Never> {
@@ -32,8 +32,15 @@ extension JobRuntime {
         var value: Int32 = 0
         let step = try unsafe withUnsafeMutablePointer(to: &body) { body throws(AsyncJobError) in
             try unsafe withUnsafeMutablePointer(to: &value) { value throws(AsyncJobError) in
-                // C job functions never fail: no error storage.
-                try unsafe start(
+                // C job functions never fail: no error storage. The usual case inlined (see
+                // `JobSlot.startInline`), the others through the core.
+                if let step = unsafe JobSlot.startInline(
+                    waitContext: waitContext, runner: runForeignBody, body: UnsafeMutableRawPointer(body),
+                    value: UnsafeMutableRawPointer(value), error: nil)
+                {
+                    return step
+                }
+                return try unsafe start(
                     waitContext: waitContext, runner: runForeignBody, body: UnsafeMutableRawPointer(body),
                     value: UnsafeMutableRawPointer(value), error: nil)
             }

@@ -10,12 +10,12 @@ extension JobReference {
     ///   never freed, so any such value stays dereferenceable).
     package init(opaqueHandle: UnsafeRawPointer) {
         let slot = unsafe JobSlot.from(address: opaqueHandle)
-        self.init(slot: slot, generation: slot.generation)
+        self.init(slot: slot, generation: slot.generationForHandle)
     }
 }
 
 /// What a resume through the C library did.
-package enum ForeignResume {
+@usableFromInline package enum ForeignResume {
     /// The job's function returned this value; the job went back to the pool.
     case finished(Int32)
     /// The job paused again (its handle is unchanged).
@@ -25,16 +25,30 @@ package enum ForeignResume {
 }
 
 extension JobRuntime {
-    /// The C library's resume of a paused `ASYNC_JOB *`: checks the handle and runs the job in one
-    /// non-generic call, so that every step inlines here (the generic path costs the C library
-    /// three cross-module calls and a generic specialization per resume).
+    /// The C library's resume of a paused `ASYNC_JOB *`: the usual case inlined into the C entry
+    /// point (see `JobSlot.resumeInline`), the others out of line.
     /// - Important: `handle` must be a value that `opaqueHandle` returned.
+    @inlinable @inline(__always)
     package static func resumeForeign(_ handle: UnsafeRawPointer) -> ForeignResume {
-        let job = unsafe JobReference(opaqueHandle: handle)
-        if let refusal = refusal(toResume: job) { return .refused(refusal) }
+        let job = unsafe JobReference(slot: JobSlot.from(address: handle), generation: JobSlot.from(address: handle).generationForHandle)
         var value: Int32 = 0
         let step = unsafe withUnsafeMutablePointer(to: &value) { pointer in
             // Jobs of the C library never throw: no error storage.
+            unsafe JobSlot.resumeInline(job, value: UnsafeMutableRawPointer(pointer), error: nil)
+        }
+        switch step {
+        case .finished?: return .finished(value)
+        case .paused?: return .paused
+        case nil, .noJobsAvailable?, .insideJob?: return resumeForeignChecked(job)
+        }
+    }
+
+    /// `resumeForeign` when the inlined resume declined: says why, or resumes.
+    @usableFromInline @inline(never)
+    static func resumeForeignChecked(_ job: JobReference) -> ForeignResume {
+        if let refusal = refusal(toResume: job) { return .refused(refusal) }
+        var value: Int32 = 0
+        let step = unsafe withUnsafeMutablePointer(to: &value) { pointer in
             unsafe resumeAccepted(job, value: UnsafeMutableRawPointer(pointer), error: nil)
         }
         switch step {

@@ -16,7 +16,7 @@ import SystemPackage
 import _CJobContext
 
 /// Lifecycle of a job record.
-enum JobState: UInt8 {
+@usableFromInline enum JobState: UInt8 {
     /// In the pool's free list (or recycled), no job on it.
     case idle
     /// Switched to; its code is executing (or it is the one that resumed... nothing: one per thread).
@@ -51,21 +51,21 @@ enum JobState: UInt8 {
 @usableFromInline typealias JobBodyRunner = (UnsafeMutablePointer<JobDelivery>) -> Bool
 
 /// The fields Swift keeps per job, next to the C `_ajctx_job`. Only reached through `JobSlot`.
-@unsafe struct JobRecord {
+@usableFromInline @unsafe struct JobRecord {
     /// The body and where its result goes (first: the runner reaches it at the record's address).
-    var delivery = unsafe JobDelivery()
+    @usableFromInline var delivery = unsafe JobDelivery()
     /// Raw storage of the `JobBodyRunner` of `delivery.body`: initialized by `prepare` (without
     /// releasing anything), moved out by `runBody`. Raw, so that neither side pays ARC for the
     /// runner's (usually absent) context beyond the one release after the call.
     var runnerStorage: (UnsafeRawPointer?, UnsafeRawPointer?) = (nil, nil)
-    var state: JobState = .idle
-    var cancelRequested = false
-    var blockCount: Int32 = 0
-    var generation: UInt64 = 0
+    @usableFromInline var state: JobState = .idle
+    @usableFromInline var cancelRequested = false
+    @usableFromInline var blockCount: Int32 = 0
+    @usableFromInline var generation: UInt64 = 0
     /// The pool that owns the job (and so the thread); nil while recycled.
-    var pool: PoolHandle?
+    @usableFromInline var pool: PoolHandle?
     /// Next record in the pool's free list, or in the recycler's list.
-    var nextFree: JobSlot?
+    @usableFromInline var nextFree: JobSlot?
     /// Neighbours in the pool's list of all its records.
     var previousInPool: JobSlot?
     var nextInPool: JobSlot?
@@ -74,13 +74,13 @@ enum JobState: UInt8 {
     var allocator: (any StackAllocator)?
     /// The canary below the frames of a stack without a guard page; nil with a guard page (the
     /// guard catches the overflow, and not writing a canary leaves the lowest page untouched).
-    var canary: UnsafeMutableRawPointer?
+    @usableFromInline var canary: UnsafeMutableRawPointer?
     /// Whether the finished body threw (its error is at `errorPointer`).
     var failed = false
     var waitContext: WaitContext?
     /// The same object, unretained: lets a resume reach it without retain and release (two
     /// atomic operations, a third of a round trip). `waitContext` keeps it alive.
-    var waitContextAddress: UnsafeMutableRawPointer?
+    @usableFromInline var waitContextAddress: UnsafeMutableRawPointer?
 }
 
 /// A reference to one job record.
@@ -88,16 +88,16 @@ enum JobState: UInt8 {
 /// Invariant: `machine` points at a live allocation laid out as described at the top of this file;
 /// such allocations are never freed, so every `JobSlot` ever made stays dereferenceable.
 @usableFromInline @safe struct JobSlot: Hashable, @unchecked Sendable {
-    let machine: UnsafeMutablePointer<_ajctx_job>
+    @usableFromInline let machine: UnsafeMutablePointer<_ajctx_job>
 
-    static let recordOffset = unsafe (MemoryLayout<_ajctx_job>.size + 63) & ~63
+    @inlinable static var recordOffset: Int { unsafe (MemoryLayout<_ajctx_job>.size + 63) & ~63 }
     static let allocationSize = unsafe recordOffset + MemoryLayout<JobRecord>.size
     static let canaryBytes = 64
     /// Size of a body in `JobDelivery.body`: a closure's function and context, or a C function and
     /// its argument.
-    @usableFromInline static let bodyBytes = unsafe 2 * MemoryLayout<UnsafeRawPointer>.size
+    @inlinable static var bodyBytes: Int { unsafe 2 * MemoryLayout<UnsafeRawPointer>.size }
 
-    init(machine: UnsafeMutablePointer<_ajctx_job>) {
+    @usableFromInline init(machine: UnsafeMutablePointer<_ajctx_job>) {
         unsafe self.machine = machine
     }
 
@@ -105,18 +105,18 @@ enum JobState: UInt8 {
     @usableFromInline func hash(into hasher: inout Hasher) { unsafe hasher.combine(machine) }
 
     /// Where `JobRecord.runnerStorage` is.
-    private var runnerAddress: UnsafeMutableRawPointer {
+    @inlinable var runnerAddress: UnsafeMutableRawPointer {
         unsafe UnsafeMutableRawPointer(record) + JobSlot.runnerOffset
     }
     /// `runnerStorage` follows `delivery` (checked in `allocate`).
-    static let runnerOffset = unsafe MemoryLayout<JobDelivery>.stride
+    @inlinable static var runnerOffset: Int { unsafe MemoryLayout<JobDelivery>.stride }
 
-    var record: UnsafeMutablePointer<JobRecord> {
+    @inlinable var record: UnsafeMutablePointer<JobRecord> {
         unsafe (UnsafeMutableRawPointer(machine) + JobSlot.recordOffset).assumingMemoryBound(to: JobRecord.self)
     }
 
     /// The job running on this thread, if any.
-    @inline(__always)
+    @inlinable @inline(__always)
     static var current: JobSlot? {
         guard let machine = unsafe _ajctx_current() else { return nil }
         return unsafe JobSlot(machine: machine)
@@ -180,8 +180,9 @@ enum JobState: UInt8 {
     var hasWaitContext: Bool { unsafe record.pointee.waitContextAddress != nil }
 
     /// Inside a resumed job: forgets the wait context's added and deleted marks (SEMANTICS.md),
-    /// without retaining the context.
-    @inline(__always)
+    /// without retaining the context. Out of line: the inlined pause calls it only when the job
+    /// has a wait context.
+    @usableFromInline @inline(never)
     func resetWaitContextChanges() {
         guard let address = unsafe record.pointee.waitContextAddress else { return }
         unsafe Unmanaged<WaitContext>.fromOpaque(address)._withUnsafeGuaranteedRef { $0.resetChangesIfNeeded() }
@@ -193,6 +194,10 @@ enum JobState: UInt8 {
     /// An opaque address identifying the job while it exists (the C handle).
     var address: UnsafeMutableRawPointer { unsafe UnsafeMutableRawPointer(machine) }
 
+    /// The record's current generation (what a handle made now refers to).
+    @inlinable var generationForHandle: UInt64 { unsafe record.pointee.generation }
+
+    @inlinable
     static func from(address: UnsafeRawPointer) -> JobSlot {
         unsafe JobSlot(machine: UnsafeMutableRawPointer(mutating: address).assumingMemoryBound(to: _ajctx_job.self))
     }
@@ -271,21 +276,25 @@ enum JobState: UInt8 {
     /// Gives the job its body: `runner` runs the two words at `body` (which this moves into the
     /// record). A stack whose previous body finished through `_ajctx_finish` keeps its frame and
     /// runs the body on it; otherwise a fresh first frame is built.
-    @inline(__always)
+    @inlinable @inline(__always)
     func prepare(runner: consuming @escaping JobBodyRunner, body: UnsafeMutableRawPointer) {
         // Through a concrete struct: a function type stored as a generic `T` would be reabstracted
         // (a thunk allocated on every start).
         unsafe runnerAddress.initializeMemory(as: RunnerStorage.self, to: RunnerStorage(run: runner))
         unsafe UnsafeMutableRawPointer(record).copyMemory(from: body, byteCount: JobSlot.bodyBytes)
-        if unsafe machine.pointee.reusable == 0 {
-            unsafe machine.pointee.entry = jobEntry
-            unsafe _ajctx_prepare(machine)
-        }
+        if unsafe machine.pointee.reusable == 0 { prepareFirstFrame() }
+    }
+
+    /// Builds a fresh first frame that enters `jobEntry`.
+    @usableFromInline @inline(never)
+    func prepareFirstFrame() {
+        unsafe machine.pointee.entry = jobEntry
+        unsafe _ajctx_prepare(machine)
     }
 
     /// Switches into the job until it pauses or finishes; returns true if it finished. A body
     /// that finishes moves its value to `value` or its error to `error` (see `failed`).
-    @inline(__always)
+    @inlinable @inline(__always)
     func run(value: UnsafeMutableRawPointer?, error: UnsafeMutableRawPointer?) -> Bool {
         unsafe record.pointee.delivery.value = value
         unsafe record.pointee.delivery.error = error
@@ -369,9 +378,87 @@ extension JobSlot {
     }
 }
 
+extension JobSlot {
+    /// The usual resume, inlined into the caller (no call between its code and the switch, so
+    /// the switch does not unbalance the return-address predictor on the way back): a paused job
+    /// of this thread's pool, with no job running. Returns nil, having done nothing, for any
+    /// other case; the caller then takes the out-of-line path, which says what is wrong.
+    @inlinable @inline(__always)
+    static func resumeInline(
+        _ job: JobReference, value: UnsafeMutableRawPointer?, error: UnsafeMutableRawPointer?
+    ) -> RawStep? {
+        let slot = job.slot
+        let record = unsafe slot.record
+        guard unsafe record.pointee.generation == job.generation, unsafe record.pointee.state == .paused,
+            unsafe _ajctx_current() == nil, let pool = unsafe record.pointee.pool,
+            unsafe UnsafeMutableRawPointer(pool.core) == _ajctx_pool()
+        else { return nil }
+        unsafe record.pointee.delivery.value = value
+        unsafe record.pointee.delivery.error = error
+        unsafe record.pointee.state = .running
+        unsafe _ajctx_set_current(slot.machine)
+        unsafe _ajctx_resume_fast(slot.machine)
+        _ajctx_set_current(nil)
+        if unsafe record.pointee.state == .finished { return JobRuntime.recycleFinished(slot, pool: pool) }
+        return .paused(job)
+    }
+
+    /// The usual start, inlined into the caller (see `resumeInline`): outside a job, on a thread
+    /// whose pool has an idle job. Returns nil, having done nothing (`runner` and `body` are still
+    /// the caller's), for any other case; the caller then takes `JobRuntime.start`. Otherwise
+    /// the job took the body, as with `JobRuntime.start`.
+    @inlinable @inline(__always)
+    static func startInline(
+        waitContext: WaitContext?, runner: consuming @escaping JobBodyRunner, body: UnsafeMutableRawPointer,
+        value: UnsafeMutableRawPointer?, error: UnsafeMutableRawPointer?
+    ) -> RawStep? {
+        guard unsafe _ajctx_current() == nil, let poolAddress = unsafe _ajctx_pool() else { return nil }
+        let pool = unsafe PoolHandle(core: poolAddress.assumingMemoryBound(to: PoolCore.self))
+        guard let slot = unsafe pool.core.pointee.free else { return nil }
+        let record = unsafe slot.record
+        unsafe pool.core.pointee.free = record.pointee.nextFree
+        unsafe pool.core.pointee.idle &-= 1
+        if let waitContext { slot.attachWaitContext(waitContext) }
+        unsafe slot.prepare(runner: runner, body: body)
+        guard unsafe slot.run(value: value, error: error) else {
+            return .paused(JobReference(slot: slot, generation: unsafe record.pointee.generation))
+        }
+        return JobRuntime.recycleFinished(slot, pool: pool)
+    }
+
+    /// Gives a starting job its wait context (out of line: it retains the context).
+    @usableFromInline @inline(never)
+    func attachWaitContext(_ context: WaitContext) {
+        waitContext = context
+    }
+
+    /// The usual pause, inlined into the caller: inside a job that may pause, is not cancelled
+    /// and has a guard page (no canary to check). Returns nil, having done nothing, for any other
+    /// case (the caller takes `JobRuntime.pause()`); otherwise whether the job was resumed
+    /// normally (false: it was resumed by its cancellation).
+    @inlinable @inline(__always)
+    static func pauseInline() -> Bool? {
+        guard let machine = unsafe _ajctx_current() else { return nil }
+        let slot = unsafe JobSlot(machine: machine)
+        let record = unsafe slot.record
+        guard unsafe record.pointee.blockCount == 0, unsafe !record.pointee.cancelRequested,
+            unsafe record.pointee.canary == nil
+        else { return nil }
+        unsafe record.pointee.state = .paused
+        unsafe _ajctx_suspend_fast(machine)
+        // Resumed. The changes the application saw are now old news (SEMANTICS.md).
+        if unsafe record.pointee.waitContextAddress != nil { slot.resetWaitContextChanges() }
+        return unsafe !record.pointee.cancelRequested
+    }
+}
+
 /// The form in which a `JobBodyRunner` sits in `JobRecord.runnerStorage`.
-@unsafe private struct RunnerStorage {
-    var run: JobBodyRunner
+@usableFromInline @unsafe struct RunnerStorage {
+    @usableFromInline var run: JobBodyRunner
+
+    @usableFromInline init(run: @escaping JobBodyRunner) {
+        unsafe self.run = run
+    }
 }
 
 /// First Swift code on every job stack. Runs one body after another on the same frame: after

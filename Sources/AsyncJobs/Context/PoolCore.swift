@@ -9,15 +9,15 @@
 import _CJobContext
 
 /// State of one thread's job pool.
-struct PoolCore {
+@usableFromInline struct PoolCore {
     /// Idle records, most recently used first (their stacks are warm).
-    var free: JobSlot?
+    @usableFromInline var free: JobSlot?
     /// Every record of the pool, for cleanup.
     var all: JobSlot?
     /// Records owned: idle plus in use.
     var total = 0
     /// Records on the free list.
-    var idle = 0
+    @usableFromInline var idle = 0
     /// Upper bound on `total`; 0 means no limit.
     var maxSize = 0
     /// Usable stack size of new records (including the canary).
@@ -30,8 +30,8 @@ struct PoolCore {
 ///
 /// Invariant: `core` points at an initialized `PoolCore` until `destroy()`; only the owning
 /// thread dereferences it.
-@safe struct PoolHandle: Hashable, @unchecked Sendable {
-    let core: UnsafeMutablePointer<PoolCore>
+@usableFromInline @safe struct PoolHandle: Hashable, @unchecked Sendable {
+    @usableFromInline let core: UnsafeMutablePointer<PoolCore>
 
     /// The calling thread's pool, if it has one.
     @inline(__always)
@@ -52,12 +52,12 @@ struct PoolCore {
         return unsafe PoolHandle(core: core)
     }
 
-    init(core: UnsafeMutablePointer<PoolCore>) {
+    @usableFromInline init(core: UnsafeMutablePointer<PoolCore>) {
         unsafe self.core = core
     }
 
-    static func == (lhs: PoolHandle, rhs: PoolHandle) -> Bool { unsafe lhs.core == rhs.core }
-    func hash(into hasher: inout Hasher) { unsafe hasher.combine(core) }
+    @usableFromInline static func == (lhs: PoolHandle, rhs: PoolHandle) -> Bool { unsafe lhs.core == rhs.core }
+    @usableFromInline func hash(into hasher: inout Hasher) { unsafe hasher.combine(core) }
 
     /// The pool behind a thread-exit callback's pointer.
     static func from(_ raw: UnsafeMutableRawPointer) -> PoolHandle {

@@ -10,8 +10,8 @@ import SystemPackage
 ///   thread.
 /// OpenSSL equivalent: `ASYNC_JOB *`.
 public struct JobReference: Hashable, Sendable {
-    let slot: JobSlot
-    let generation: UInt64
+    @usableFromInline let slot: JobSlot
+    @usableFromInline let generation: UInt64
 
     /// Whether the job still exists (started and not yet finished).
     public var isAlive: Bool {
@@ -46,7 +46,7 @@ public struct JobReference: Hashable, Sendable {
         EventCounter.drain(fd)
     }
 
-    init(slot: JobSlot, generation: UInt64) {
+    @usableFromInline init(slot: JobSlot, generation: UInt64) {
         self.slot = slot
         self.generation = generation
     }

@@ -90,7 +90,7 @@ package enum PauseResult: Equatable, Sendable {
 
     /// Out of line: recycling (with its wake-fd drain) would otherwise give every resume the
     /// frame, saved registers and stack protector of the finish path.
-    @inline(never)
+    @usableFromInline @inline(never)
     static func recycleFinished(_ slot: JobSlot, pool: PoolHandle) -> RawStep {
         let failed = slot.failed
         pool.recycle(slot)
@@ -136,6 +136,20 @@ package enum PauseResult: Equatable, Sendable {
     ) -> RawStep {
         let slot = job.slot
         return unsafe step(slot, pool: slot.pool!, finished: slot.run(value: value, error: error))
+    }
+
+    /// `AsyncJob.pause()` when `JobSlot.pauseInline()` declined: true if the job was suspended
+    /// and then resumed normally.
+    @usableFromInline @inline(never)
+    static func pauseFromSwift() -> Bool {
+        pause() == .resumed
+    }
+
+    /// The usual pause inlined into the caller (`JobSlot.pauseInline`): nil when it declined
+    /// (call `pause()`), else whether the job was resumed normally (false: cancelled).
+    @inlinable @inline(__always)
+    package static func pauseInline() -> Bool? {
+        JobSlot.pauseInline()
     }
 
     /// Suspends the running job until it is resumed.
