@@ -60,6 +60,8 @@ import _CJobContext
     var runnerStorage: (UnsafeRawPointer?, UnsafeRawPointer?) = (nil, nil)
     @usableFromInline var state: JobState = .idle
     @usableFromInline var cancelRequested = false
+    /// Whether the finished body threw (its error is at `delivery.error`).
+    var failed = false
     @usableFromInline var blockCount: Int32 = 0
     @usableFromInline var generation: UInt64 = 0
     /// The pool that owns the job (and so the thread); nil while recycled.
@@ -69,14 +71,9 @@ import _CJobContext
     /// Neighbours in the pool's list of all its records.
     var previousInPool: JobSlot?
     var nextInPool: JobSlot?
-    /// The stack and the allocator to give it back to; nil while recycled.
-    var stack: StackMemory?
-    var allocator: (any StackAllocator)?
-    /// The canary below the frames of a stack without a guard page; nil with a guard page (the
-    /// guard catches the overflow, and not writing a canary leaves the lowest page untouched).
-    @usableFromInline var canary: UnsafeMutableRawPointer?
-    /// Whether the finished body threw (its error is at `errorPointer`).
-    var failed = false
+    /// Where the stack goes back to; nil while recycled. (The stack itself is described by the
+    /// `_ajctx_job` fields: see `stack`.)
+    var allocator: StackAllocatorBox?
     var waitContext: WaitContext?
     /// The same object, unretained: lets a resume reach it without retain and release (two
     /// atomic operations, a third of a round trip). `waitContext` keeps it alive.
@@ -90,7 +87,7 @@ import _CJobContext
 @usableFromInline @safe struct JobSlot: Hashable, @unchecked Sendable {
     @usableFromInline let machine: UnsafeMutablePointer<_ajctx_job>
 
-    @inlinable static var recordOffset: Int { unsafe (MemoryLayout<_ajctx_job>.size + 63) & ~63 }
+    @inlinable static var recordOffset: Int { unsafe (MemoryLayout<_ajctx_job>.size + 15) & ~15 }
     static let allocationSize = unsafe recordOffset + MemoryLayout<JobRecord>.size
     static let canaryBytes = 64
     /// Size of a body in `JobDelivery.body`: a closure's function and context, or a C function and
@@ -124,7 +121,7 @@ import _CJobContext
 
     /// A new record with no stack, state idle.
     static func allocate() -> JobSlot {
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: allocationSize, alignment: 64)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: allocationSize, alignment: 16)
         let machine = unsafe raw.bindMemory(to: _ajctx_job.self, capacity: 1)
         unsafe machine.initialize(to: _ajctx_job())
         unsafe machine.pointee.wake_fd = -1
@@ -169,7 +166,20 @@ import _CJobContext
         get { unsafe record.pointee.nextInPool }
         nonmutating set { unsafe record.pointee.nextInPool = newValue }
     }
-    var stack: StackMemory? { unsafe record.pointee.stack }
+    /// The record's stack, from the `_ajctx_job` fields that `attach` set; nil without one.
+    var stack: StackMemory? {
+        guard let low = unsafe machine.pointee.stack_low else { return nil }
+        let size = unsafe machine.pointee.stack_size
+        if unsafe machine.pointee.guard_size != 0 { return unsafe StackMemory(base: low, byteCount: size, hasGuardPage: true) }
+        return unsafe StackMemory(base: low - JobSlot.canaryBytes, byteCount: size + JobSlot.canaryBytes)
+    }
+
+    /// The canary below the frames of a stack without a guard page; nil with a guard page (the
+    /// guard catches the overflow, and not writing a canary leaves the lowest page untouched).
+    var canary: UnsafeMutableRawPointer? {
+        guard unsafe machine.pointee.guard_size == 0, let low = unsafe machine.pointee.stack_low else { return nil }
+        return unsafe low - JobSlot.canaryBytes
+    }
     var waitContext: WaitContext? {
         get { unsafe record.pointee.waitContext }
         nonmutating set {
@@ -206,8 +216,7 @@ import _CJobContext
 
     /// Gives the record a stack. Below a stack without a guard page, the lowest `canaryBytes`
     /// hold the canary checked at every pause and finish; the job's frames use the rest.
-    func attach(stack: StackMemory, allocator: any StackAllocator) {
-        unsafe record.pointee.stack = stack
+    func attach(stack: StackMemory, allocator: StackAllocatorBox) {
         unsafe record.pointee.allocator = allocator
         if stack.hasGuardPage {
             let page = VirtualMemory.pageSize
@@ -215,26 +224,22 @@ import _CJobContext
             unsafe machine.pointee.stack_size = stack.byteCount
             unsafe machine.pointee.guard_low = UnsafeMutableRawPointer(stack.base - page)
             unsafe machine.pointee.guard_size = page
-            unsafe record.pointee.canary = nil
         } else {
             unsafe machine.pointee.stack_low = UnsafeMutableRawPointer(stack.base + JobSlot.canaryBytes)
             unsafe machine.pointee.stack_size = stack.byteCount - JobSlot.canaryBytes
-            unsafe record.pointee.canary = stack.base
             // The default allocator's stacks are fresh mappings (already zero, and left untouched
             // so they cost no memory); other allocators' memory may hold anything.
-            if !(allocator is GuardedStackAllocator) { writeCanary() }
+            if !(allocator.allocator is GuardedStackAllocator) { writeCanary() }
         }
     }
 
     /// Takes the stack away and returns it to its allocator; also closes the first-design wake fd.
     func detachStack() {
         unsafe _ajctx_release(machine)
-        if let stack = unsafe record.pointee.stack, let allocator = unsafe record.pointee.allocator {
-            allocator.deallocateStack(stack)
+        if let stack, let allocator = unsafe record.pointee.allocator {
+            allocator.allocator.deallocateStack(stack)
         }
-        unsafe record.pointee.stack = nil
         unsafe record.pointee.allocator = nil
-        unsafe record.pointee.canary = nil
         unsafe machine.pointee.stack_low = nil
         unsafe machine.pointee.stack_size = 0
         unsafe machine.pointee.guard_low = nil
@@ -251,13 +256,13 @@ import _CJobContext
     /// stack maps the shared zero page, so a paused job still costs one page of memory. Frames
     /// that overrun the stack write return addresses and saved registers into it.
     private func writeCanary() {
-        guard let base = unsafe record.pointee.canary else { return }
+        guard let base = unsafe canary else { return }
         unsafe base.initializeMemory(as: UInt8.self, repeating: 0, count: JobSlot.canaryBytes)
     }
 
     /// Whether the canary below the job's frames is intact (all zero).
     var canaryIntact: Bool {
-        guard let base = unsafe record.pointee.canary else { return true }
+        guard let base = unsafe canary else { return true }
         var bits: UInt64 = 0
         for offset in stride(from: 0, to: JobSlot.canaryBytes, by: 8) {
             bits |= unsafe (base + offset).load(as: UInt64.self)
@@ -442,13 +447,23 @@ extension JobSlot {
         let slot = unsafe JobSlot(machine: machine)
         let record = unsafe slot.record
         guard unsafe record.pointee.blockCount == 0, unsafe !record.pointee.cancelRequested,
-            unsafe record.pointee.canary == nil
+            unsafe slot.machine.pointee.guard_size != 0
         else { return nil }
         unsafe record.pointee.state = .paused
         unsafe _ajctx_suspend_fast(machine)
         // Resumed. The changes the application saw are now old news (SEMANTICS.md).
         if unsafe record.pointee.waitContextAddress != nil { slot.resetWaitContextChanges() }
         return unsafe !record.pointee.cancelRequested
+    }
+}
+
+/// A pool's stack allocator, shared by reference by the pool and its records (an existential in
+/// every record would cost 40 bytes of each paused job).
+final class StackAllocatorBox: Sendable {
+    let allocator: any StackAllocator
+
+    init(_ allocator: any StackAllocator) {
+        self.allocator = allocator
     }
 }
 

@@ -22,8 +22,8 @@ import _CJobContext
     var maxSize = 0
     /// Usable stack size of new records (including the canary).
     var stackByteCount: Int
-    /// Where stacks come from.
-    var allocator: any StackAllocator
+    /// Where stacks come from (shared with the records whose stacks came from it).
+    var allocator: StackAllocatorBox
 }
 
 /// A reference to one thread's pool.
@@ -43,7 +43,7 @@ import _CJobContext
     /// Creates a pool and makes it the calling thread's.
     static func install(stackByteCount: Int, allocator: any StackAllocator) -> PoolHandle {
         let core = UnsafeMutablePointer<PoolCore>.allocate(capacity: 1)
-        unsafe core.initialize(to: PoolCore(stackByteCount: stackByteCount, allocator: allocator))
+        unsafe core.initialize(to: PoolCore(stackByteCount: stackByteCount, allocator: StackAllocatorBox(allocator)))
         unsafe _ajctx_set_pool(UnsafeMutableRawPointer(core))
         unsafe ThreadExitHook.register(UnsafeMutableRawPointer(core))
         // A guard-page hit is reported by a SIGSEGV handler, which needs a stack of its own.
@@ -87,8 +87,12 @@ import _CJobContext
         nonmutating set { unsafe core.pointee.stackByteCount = newValue }
     }
     var allocator: any StackAllocator {
-        get { unsafe core.pointee.allocator }
-        nonmutating set { unsafe core.pointee.allocator = newValue }
+        get { unsafe core.pointee.allocator.allocator }
+        nonmutating set { unsafe core.pointee.allocator = StackAllocatorBox(newValue) }
+    }
+    /// The allocator as records keep it.
+    var allocatorBox: StackAllocatorBox {
+        unsafe core.pointee.allocator
     }
 
     /// Whether another record may be made without passing `maxSize`.

@@ -15,8 +15,8 @@ extension PoolHandle {
 
     /// Makes a new job with a stack; it is in use (not on the free list).
     func makeRecord() throws(AsyncJobError) -> JobSlot {
-        let allocator = self.allocator
-        guard let stack = allocator.allocateStack(minimumByteCount: stackByteCount) else {
+        let allocator = allocatorBox
+        guard let stack = allocator.allocator.allocateStack(minimumByteCount: stackByteCount) else {
             throw AsyncJobError(.stackAllocationFailed, underlying: Errno(rawValue: errnoValue()))
         }
         let slot = RecordRecycler.take()
