@@ -113,6 +113,7 @@ public enum AsyncJob {
 
     /// Whether the calling code runs inside a job.
     /// OpenSSL equivalent: `ASYNC_in_job()` (first design).
+    @inlinable
     public static var isInJob: Bool {
         JobSlot.current != nil
     }

@@ -198,7 +198,11 @@ public final class WaitContext: Sendable {
     /// Forgets the added and removed marks: called inside a resumed job before `pause` returns.
     @inline(__always)
     func resetChangesIfNeeded() {
-        guard hasChanges.load(ordering: .acquiring) else { return }
+        if hasChanges.load(ordering: .acquiring) { resetChanges() }
+    }
+
+    @inline(never)
+    private func resetChanges() {
         state.withLock { state in
             state.entries.removeAll(where: \.deleted)
             for index in state.entries.indices { state.entries[index].added = false }

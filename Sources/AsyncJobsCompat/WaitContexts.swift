@@ -18,8 +18,12 @@ enum WaitContextHandle {
     static func withObject<Result, Failure: Error>(
         _ ctx: OpaquePointer, _ body: (WaitContext) throws(Failure) -> Result
     ) throws(Failure) -> Result {
-        let context = unsafe Unmanaged<WaitContext>.fromOpaque(UnsafeRawPointer(ctx)).takeUnretainedValue()
-        return try body(context)
+        // Guaranteed, not retained: the caller's handle keeps the object alive for the call.
+        // (`_withUnsafeGuaranteedRef` rethrows untyped errors: the outcome goes through a Result.)
+        let outcome = unsafe Unmanaged<WaitContext>.fromOpaque(UnsafeRawPointer(ctx))._withUnsafeGuaranteedRef {
+            context in Swift.Result { () throws(Failure) -> Result in try body(context) }
+        }
+        return try outcome.get()
     }
 
     /// The handle of an object (which some handle already keeps alive).

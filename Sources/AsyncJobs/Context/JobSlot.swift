@@ -423,7 +423,7 @@ extension JobSlot {
         let record = unsafe slot.record
         unsafe pool.core.pointee.free = record.pointee.nextFree
         unsafe pool.core.pointee.idle &-= 1
-        if let waitContext { slot.attachWaitContext(waitContext) }
+        if waitContext != nil { slot.attachWaitContext(waitContext) }
         unsafe slot.prepare(runner: runner, body: body)
         guard unsafe slot.run(value: value, error: error) else {
             return .paused(JobReference(slot: slot, generation: unsafe record.pointee.generation))
@@ -431,9 +431,10 @@ extension JobSlot {
         return JobRuntime.recycleFinished(slot, pool: pool)
     }
 
-    /// Gives a starting job its wait context (out of line: it retains the context).
+    /// Gives a starting job its wait context (out of line: it retains the context). Takes the
+    /// optional as it is, so that the inlined caller does not copy it to unwrap it.
     @usableFromInline @inline(never)
-    func attachWaitContext(_ context: WaitContext) {
+    func attachWaitContext(_ context: WaitContext?) {
         waitContext = context
     }
 
