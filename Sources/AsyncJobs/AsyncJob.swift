@@ -39,7 +39,7 @@ public enum AsyncJob {
     /// - Important: traps if called from inside a job (jobs do not nest).
     /// OpenSSL equivalent: `ASYNC_start_job()` with `*job == NULL`.
     @available(*, noasync, message: "a job's stack belongs to one thread; start jobs from synchronous code on a pinned thread")
-    @inlinable
+    @inlinable @inline(__always)
     public static func start<Value, Failure: Error>(
         waitContext: WaitContext? = nil, _ body: @escaping () throws(Failure) -> Value
     ) throws(AsyncJobError) -> JobOutcome<Value, Failure> {

@@ -61,7 +61,7 @@ import _CJobContext
     @usableFromInline var state: JobState = .idle
     @usableFromInline var cancelRequested = false
     /// Whether the finished body threw (its error is at `delivery.error`).
-    var failed = false
+    @usableFromInline var failed = false
     @usableFromInline var blockCount: Int32 = 0
     @usableFromInline var generation: UInt64 = 0
     /// The pool that owns the job (and so the thread); nil while recycled.
@@ -404,7 +404,7 @@ extension JobSlot {
         unsafe _ajctx_set_current(slot.machine)
         unsafe _ajctx_resume_fast(slot.machine)
         _ajctx_set_current(nil)
-        if unsafe record.pointee.state == .finished { return JobRuntime.recycleFinished(slot, pool: pool) }
+        if unsafe record.pointee.state == .finished { return recycleInline(slot, pool: pool) }
         return .paused(job)
     }
 
@@ -428,7 +428,31 @@ extension JobSlot {
         guard unsafe slot.run(value: value, error: error) else {
             return .paused(JobReference(slot: slot, generation: unsafe record.pointee.generation))
         }
-        return JobRuntime.recycleFinished(slot, pool: pool)
+        return recycleInline(slot, pool: pool)
+    }
+
+    /// Puts a job that just finished back on its pool's free list, inlined into the caller in
+    /// the usual case: no wait context or wake descriptor to let go, the pool within its limit,
+    /// a guarded stack of the pool's size. Anything else goes through `JobRuntime.recycleFinished`.
+    @inlinable @inline(__always)
+    static func recycleInline(_ slot: JobSlot, pool: PoolHandle) -> RawStep {
+        let record = unsafe slot.record
+        let machine = unsafe slot.machine
+        let core = unsafe pool.core
+        guard unsafe record.pointee.waitContextAddress == nil, unsafe machine.pointee.wake_fd < 0,
+            unsafe core.pointee.maxSize == 0 || core.pointee.total <= core.pointee.maxSize,
+            unsafe machine.pointee.guard_size != 0,
+            unsafe machine.pointee.stack_size == core.pointee.stackByteCount
+        else { return JobRuntime.recycleFinished(slot, pool: pool) }
+        let failed = unsafe record.pointee.failed
+        unsafe record.pointee.generation &+= 1
+        unsafe record.pointee.state = .idle
+        unsafe record.pointee.cancelRequested = false
+        unsafe record.pointee.blockCount = 0
+        unsafe record.pointee.nextFree = core.pointee.free
+        unsafe core.pointee.free = slot
+        unsafe core.pointee.idle &+= 1
+        return .finished(failed: failed)
     }
 
     /// Gives a starting job its wait context (out of line: it retains the context). Takes the

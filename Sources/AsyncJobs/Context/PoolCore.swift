@@ -15,13 +15,13 @@ import _CJobContext
     /// Every record of the pool, for cleanup.
     var all: JobSlot?
     /// Records owned: idle plus in use.
-    var total = 0
+    @usableFromInline var total = 0
     /// Records on the free list.
     @usableFromInline var idle = 0
     /// Upper bound on `total`; 0 means no limit.
-    var maxSize = 0
+    @usableFromInline var maxSize = 0
     /// Usable stack size of new records (including the canary).
-    var stackByteCount: Int
+    @usableFromInline var stackByteCount: Int
     /// Where stacks come from (shared with the records whose stacks came from it).
     var allocator: StackAllocatorBox
 }
