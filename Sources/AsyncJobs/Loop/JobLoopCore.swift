@@ -266,7 +266,7 @@ final class JobLoopCore {
         if configuration.notification == .callback {
             let loop = self.loop
             let index = Int32(entry.index)
-            entry.waitContext.callback = { loop.callbackFired(index) }
+            entry.waitContext.setCallback({ loop.callbackFired(index) }, batch: BatchCallback(sink: loop, index: index))
         }
         entries.append(entry)
         return entry
