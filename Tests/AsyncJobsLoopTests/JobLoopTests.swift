@@ -149,6 +149,47 @@ struct JobLoopTests {
         accelerator.shutdown()
     }
 
+    // The accelerator's timer thread wakes ahead of deadlines to make up for its wake-up
+    // latency; it must still complete nothing early. Lower bounds only: they hold by design.
+
+    @Test func theAcceleratorNeverBlocksACallerForLessThanItsLatency() throws {
+        let latency: Duration = .microseconds(400)
+        let accelerator = try SimulatedAccelerator(latency: latency, slots: 4)
+        let clock = ContinuousClock()
+        for _ in 0..<50 {
+            let start = clock.now
+            _ = try accelerator.perform(0)
+            #expect(clock.now - start >= latency)
+        }
+        accelerator.shutdown()
+    }
+
+    @Test func theAcceleratorNeverCompletesAJobsRequestBeforeItsLatency() async throws {
+        let latency: Duration = .microseconds(400)
+        let accelerator = try SimulatedAccelerator(latency: latency, slots: 4)
+        let clock = ContinuousClock()
+        let loop = try JobLoop.spawn(configuration: .init(maxConcurrentJobs: 8, notification: .callback))
+        let log = CompletionLog<Duration>(count: 8)
+        for index in 0..<8 {
+            loop.submit({
+                var shortest = Duration.seconds(60)
+                for _ in 0..<20 {
+                    let start = clock.now
+                    _ = try accelerator.perform(index)
+                    shortest = min(shortest, clock.now - start)
+                }
+                return shortest
+            }) { log.record(index, $0) }
+        }
+        await log.latch.wait()
+        for results in log.all {
+            let shortest = try #require(try? results.first?.get())
+            #expect(shortest >= latency)
+        }
+        loop.shutdownAndWait()
+        accelerator.shutdown()
+    }
+
     @Test func errorsThrownByOffloadedWorkAreRethrownByPerform() async throws {
         let loop = try JobLoop.spawn()
         let engine = try OffloadEngine(workers: 1)
