@@ -56,9 +56,18 @@ protocol CompletionBatchSink: AnyObject, Sendable {
 /// the loop together with the plain callback (``WaitContext/setCallback(_:batch:)``), and
 /// cleared whenever the callback is set any other way, so it always means the same thing as
 /// the callback.
-struct BatchCallback: Sendable {
+///
+/// A class, one per loop entry: each request retains it, so the loop thread and the engine
+/// thread touch that entry's reference count, not the loop's (one shared count, retained and
+/// released by both threads for every request, cost the device thread most of its time).
+final class BatchCallback: Sendable {
     let sink: any CompletionBatchSink
     let index: Int32
+
+    init(sink: any CompletionBatchSink, index: Int32) {
+        self.sink = sink
+        self.index = index
+    }
 }
 
 /// Completions gathered by an engine thread and announced together: one call per run of
@@ -72,8 +81,15 @@ struct CompletionBatch: ~Copyable {
     }
 
     mutating func add(_ callback: BatchCallback) {
-        if let sink, sink !== callback.sink { flush() }
-        sink = callback.sink
+        if let sink {
+            if sink !== callback.sink {
+                flush()
+                self.sink = callback.sink
+            }
+        } else {
+            // Retained once per batch, not once per request.
+            sink = callback.sink
+        }
         indices.append(callback.index)
     }
 

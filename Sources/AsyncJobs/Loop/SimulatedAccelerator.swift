@@ -181,8 +181,10 @@ final class AcceleratorDevice: Sendable {
             // Requests that announce through a batch sink (a JobLoop in callback mode) reach it
             // in one call: one lock and at most one wake-up of the loop per expiry, not one each.
             for request in due { request.complete(into: &batch) }
-            batch.flush()
+            // Let go of the requests before announcing the batch: their jobs then hold the last
+            // references, so each request is freed on the thread that allocated it.
             due.removeAll(keepingCapacity: true)
+            batch.flush()
             switch next {
             case .some(0):
                 EventCounter.close(timer)
