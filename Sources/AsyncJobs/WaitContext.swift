@@ -100,6 +100,9 @@ public final class WaitContext: Sendable {
     struct State {
         var entries: [Entry] = []
         var callback: (@Sendable () -> Void)?
+        /// The same callback as a batch target (set by a JobLoop); nil whenever `callback` was
+        /// set any other way.
+        var batchCallback: BatchCallback?
         var foreignCallback: ForeignCallback?
         var status: Status = .unsupported
     }
@@ -235,6 +238,7 @@ public final class WaitContext: Sendable {
         set {
             state.withLock { state in
                 state.callback = newValue
+                state.batchCallback = nil
                 state.foreignCallback = nil
             }
         }
@@ -244,7 +248,18 @@ public final class WaitContext: Sendable {
     package func setCallback(_ callback: (@Sendable () -> Void)?, foreign: ForeignCallback?) {
         state.withLock { state in
             state.callback = callback
+            state.batchCallback = nil
             state.foreignCallback = foreign
+        }
+    }
+
+    /// Sets a callback that engines completing many requests at once may announce through
+    /// `batch` instead (a JobLoop's entry: `callback` and `batch` must do the same thing).
+    func setCallback(_ callback: @escaping @Sendable () -> Void, batch: BatchCallback) {
+        state.withLock { state in
+            state.callback = callback
+            state.batchCallback = batch
+            state.foreignCallback = nil
         }
     }
 

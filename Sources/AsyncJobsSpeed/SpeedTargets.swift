@@ -10,7 +10,8 @@
 //   thread's CPU time (its capacity on a core of its own) and per wall-clock second;
 // - share of the ideal throughput min(jobs, slots) / latency, for the job counts whose ideal one
 //   loop thread can drive (at most the best rate the loop reached in these runs);
-// - jobs versus Swift concurrency (a task per operation) at equal concurrency.
+// - jobs versus Swift concurrency (a task per operation) at equal concurrency, where the device
+//   allows 3x at all (ideal / tasks' rate >= 3; otherwise the bound is shown as info).
 import AsyncJobs
 
 /// One measured run of the targets mode.
@@ -64,7 +65,7 @@ public enum SpeedTargets {
         let goal: String
         let met: Bool
         var line: String {
-            name.padding(toLength: 62, withPad: " ", startingAt: 0) + SpeedReport.pad(measured, 14)
+            name.padding(toLength: 84, withPad: " ", startingAt: 0) + SpeedReport.pad(measured, 14)
                 + SpeedReport.pad(goal, 12) + (met ? "   met" : "   NOT MET")
         }
     }
@@ -147,11 +148,16 @@ public enum SpeedTargets {
                 let ratio = run.result.operationsPerSecond / max(1, tasks.result.operationsPerSecond)
                 let notify = run.notification == .waitFD ? "fd" : "callback"
                 let name = "jobs (\(notify)) / Swift concurrency ops/s, \(run.result.concurrency) in flight"
-                // Where the tasks already reach 90 % of the device's ideal, the device is the limit.
+                // No driver can beat the device: the best possible ratio is ideal / tasks. Where
+                // that is below 3x, the target cannot be met by any loop and is shown as info,
+                // with the bound (the share-of-ideal target judges the jobs there).
                 let ideal = SpeedReport.ideal(jobs: run.result.concurrency, options)
-                if tasks.result.operationsPerSecond >= 0.9 * ideal {
+                let bound = ideal / max(1, tasks.result.operationsPerSecond)
+                if bound < 3 {
                     verdicts.append(
-                        Verdict(name: name + " (device-bound)", measured: Format.ratio(ratio), goal: "(info)", met: true))
+                        Verdict(
+                            name: name + " (device allows <= \(Format.ratio(bound)))", measured: Format.ratio(ratio),
+                            goal: "(info)", met: true))
                 } else {
                     verdicts.append(Verdict(name: name, measured: Format.ratio(ratio), goal: ">= 3x", met: ratio >= 3))
                 }

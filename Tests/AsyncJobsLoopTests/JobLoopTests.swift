@@ -95,6 +95,101 @@ struct JobLoopTests {
         engine.shutdown()
     }
 
+    @Test func callbackModeJobsThatTheAcceleratorCompletesTogetherEachResumeWithTheirOwnResult() async throws {
+        // Every job submits at about the same time, so the timer thread completes them in
+        // batches, each handed to the loop in one call.
+        let count = 600
+        let loop = try JobLoop.spawn(configuration: .init(maxConcurrentJobs: count, notification: .callback))
+        let accelerator = try SimulatedAccelerator(latency: .milliseconds(2), slots: count)
+        let log = CompletionLog<Int>(count: count)
+        for index in 0..<count {
+            loop.submit({
+                let first = try accelerator.perform(index)
+                let second = try accelerator.perform(first + 1)
+                #expect(AsyncJob.currentWaitContext?.status == .ok)
+                return second
+            }) { log.record(index, $0) }
+        }
+        await log.latch.wait()
+        let all = log.all
+        #expect(all.allSatisfy { $0.count == 1 })
+        for (index, results) in all.enumerated() where (try? results.first?.get()) != index + 1 {
+            Issue.record("job \(index) got \(results)")
+        }
+        #expect(accelerator.completedCount == 2 * count)
+        #expect(loop.statistics.watchedDescriptors == 0)
+        loop.shutdownAndWait()
+        accelerator.shutdown()
+    }
+
+    @Test func aCallbackAJobSetsItselfIsTheOneTheAcceleratorCalls() async throws {
+        // The loop's callback can be announced in batches; a callback set by the job replaces
+        // it, batch form included, so the engine must call the job's own callback.
+        let loop = try JobLoop.spawn(configuration: .init(maxConcurrentJobs: 4, notification: .callback))
+        let accelerator = try SimulatedAccelerator(latency: .microseconds(300), slots: 4)
+        let calls = Atomic(0)
+        let log = CompletionLog<Int>(count: 1)
+        loop.submit({
+            guard let context = AsyncJob.currentWaitContext, let loopCallback = context.callback else {
+                Issue.record("no wait context or callback in a callback-mode job")
+                return -1
+            }
+            context.callback = {
+                calls.wrappingAdd(1, ordering: .relaxed)
+                loopCallback()
+            }
+            var sum = 0
+            for step in 0..<5 { sum += try accelerator.perform(step) }
+            return sum
+        }) { log.record(0, $0) }
+        await log.latch.wait()
+        #expect((try? log.all[0].first?.get()) == 10)
+        #expect(calls.load(ordering: .relaxed) == 5)
+        loop.shutdownAndWait()
+        accelerator.shutdown()
+    }
+
+    // The accelerator's timer thread wakes ahead of deadlines to make up for its wake-up
+    // latency; it must still complete nothing early. Lower bounds only: they hold by design.
+
+    @Test func theAcceleratorNeverBlocksACallerForLessThanItsLatency() throws {
+        let latency: Duration = .microseconds(400)
+        let accelerator = try SimulatedAccelerator(latency: latency, slots: 4)
+        let clock = ContinuousClock()
+        for _ in 0..<50 {
+            let start = clock.now
+            _ = try accelerator.perform(0)
+            #expect(clock.now - start >= latency)
+        }
+        accelerator.shutdown()
+    }
+
+    @Test func theAcceleratorNeverCompletesAJobsRequestBeforeItsLatency() async throws {
+        let latency: Duration = .microseconds(400)
+        let accelerator = try SimulatedAccelerator(latency: latency, slots: 4)
+        let clock = ContinuousClock()
+        let loop = try JobLoop.spawn(configuration: .init(maxConcurrentJobs: 8, notification: .callback))
+        let log = CompletionLog<Duration>(count: 8)
+        for index in 0..<8 {
+            loop.submit({
+                var shortest = Duration.seconds(60)
+                for _ in 0..<20 {
+                    let start = clock.now
+                    _ = try accelerator.perform(index)
+                    shortest = min(shortest, clock.now - start)
+                }
+                return shortest
+            }) { log.record(index, $0) }
+        }
+        await log.latch.wait()
+        for results in log.all {
+            let shortest = try #require(try? results.first?.get())
+            #expect(shortest >= latency)
+        }
+        loop.shutdownAndWait()
+        accelerator.shutdown()
+    }
+
     @Test func errorsThrownByOffloadedWorkAreRethrownByPerform() async throws {
         let loop = try JobLoop.spawn()
         let engine = try OffloadEngine(workers: 1)

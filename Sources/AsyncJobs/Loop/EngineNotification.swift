@@ -39,12 +39,77 @@ final class EngineWaitFD: Sendable {
     }
 }
 
+/// Something that takes many completions in one call: a `JobLoop` queues the entries for
+/// resumption under one lock and wakes its thread at most once. An engine that completes
+/// several requests together (the accelerator's timer thread) hands them over in one batch
+/// instead of calling each job's wait-context callback in turn: per-request callbacks made the
+/// loop thread and the completer contend for the loop's lock, and each contended lock sleeps in
+/// the kernel (tens of microseconds on a loaded VM).
+protocol CompletionBatchSink: AnyObject, Sendable {
+    /// The job on entry `index` can go on. Any thread.
+    func entryReady(_ index: Int32)
+    /// The jobs on these entries can go on. Any thread.
+    func entriesReady(_ indices: [Int32])
+}
+
+/// A wait-context callback that is also reachable as a batch: entry `index` of `sink`. Set by
+/// the loop together with the plain callback (``WaitContext/setCallback(_:batch:)``), and
+/// cleared whenever the callback is set any other way, so it always means the same thing as
+/// the callback.
+///
+/// A class, one per loop entry: each request retains it, so the loop thread and the engine
+/// thread touch that entry's reference count, not the loop's (one shared count, retained and
+/// released by both threads for every request, cost the device thread most of its time).
+final class BatchCallback: Sendable {
+    let sink: any CompletionBatchSink
+    let index: Int32
+
+    init(sink: any CompletionBatchSink, index: Int32) {
+        self.sink = sink
+        self.index = index
+    }
+}
+
+/// Completions gathered by an engine thread and announced together: one call per run of
+/// requests with the same sink (in practice one call per batch).
+struct CompletionBatch: ~Copyable {
+    private var sink: (any CompletionBatchSink)?
+    private var indices: [Int32] = []
+
+    init(capacity: Int) {
+        indices.reserveCapacity(capacity)
+    }
+
+    mutating func add(_ callback: BatchCallback) {
+        if let sink {
+            if sink !== callback.sink {
+                flush()
+                self.sink = callback.sink
+            }
+        } else {
+            // Retained once per batch, not once per request.
+            sink = callback.sink
+        }
+        indices.append(callback.index)
+    }
+
+    /// Announces what was gathered. Call it before the engine thread sleeps.
+    mutating func flush() {
+        guard let sink, !indices.isEmpty else { return }
+        sink.entriesReady(indices)
+        indices.removeAll(keepingCapacity: true)
+        self.sink = nil
+    }
+}
+
 /// How the completion of one request is announced.
 enum NotificationTarget: Sendable {
     /// Signal the engine's eventfd in the job's wait context (the loop watches it).
     case waitFD(EngineWaitFD)
     /// Call the wait context's callback (read when the request was submitted).
     case callback(@Sendable () -> Void)
+    /// The wait context's callback, in a form that can be announced in batches.
+    case batchCallback(BatchCallback)
     /// Call a closure (Swift concurrency: resume a continuation).
     case closure(@Sendable () -> Void)
     /// Nobody waits asynchronously: the caller blocks on this parker.
@@ -94,17 +159,40 @@ final class EngineRequest: Sendable {
     /// Any thread: the request is over (its result, if any, stored first). Marks it done and
     /// announces it, unless its job gave up on it; then lets go of the engine's fd.
     func complete() {
-        let exchanged = state.compareExchange(
-            expected: Self.pending, desired: Self.done, ordering: .acquiringAndReleasing
-        ).exchanged
+        let exchanged = markDone()
+        if case .batchCallback(let callback) = target {
+            if exchanged { callback.sink.entryReady(callback.index) }
+            return
+        }
+        announce(markedDone: exchanged)
+    }
+
+    /// As ``complete()``, but a batch-callback announcement is added to `batch` (the caller
+    /// flushes it); every other kind is announced at once.
+    func complete(into batch: inout CompletionBatch) {
+        let exchanged = markDone()
+        if case .batchCallback(let callback) = target {
+            if exchanged { batch.add(callback) }
+            return
+        }
+        announce(markedDone: exchanged)
+    }
+
+    private func markDone() -> Bool {
+        state.compareExchange(expected: Self.pending, desired: Self.done, ordering: .acquiringAndReleasing).exchanged
+    }
+
+    private func announce(markedDone: Bool) {
         switch target {
         case .waitFD(let box):
-            if exchanged { EventCounter.signal(box.fd) }
+            if markedDone { EventCounter.signal(box.fd) }
             box.releaseForOperation()
         case .callback(let callback), .closure(let callback):
-            if exchanged { callback() }
+            if markedDone { callback() }
+        case .batchCallback(let callback):
+            if markedDone { callback.sink.entryReady(callback.index) }
         case .parker(let parker):
-            if exchanged { parker.unpark() }
+            if markedDone { parker.unpark() }
         }
     }
 
@@ -179,12 +267,14 @@ enum EngineWaiting {
 }
 
 extension WaitContext {
-    /// The callback (after setting the status to ``Status/ok``) or this engine's existing
-    /// eventfd, under one lock; nil if the engine has no fd here yet.
+    /// The callback (after setting the status to ``Status/ok``; in its batch form if it has
+    /// one) or this engine's existing eventfd, under one lock; nil if the engine has no fd here
+    /// yet.
     func engineTarget(forKey key: Key) -> NotificationTarget? {
         state.withLock { state -> NotificationTarget? in
             if let callback = state.callback {
                 state.status = .ok
+                if let batch = state.batchCallback { return .batchCallback(batch) }
                 return .callback(callback)
             }
             var position = state.entries.endIndex

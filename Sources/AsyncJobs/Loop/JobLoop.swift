@@ -299,6 +299,16 @@ public final class JobLoop: Sendable {
         }
     }
 
+    /// Wait-context callbacks fired for these entries (an engine's batch): one lock, at most
+    /// one wake. Any thread.
+    func callbacksFired(_ indices: [Int32]) {
+        shared.withLock { shared in
+            if shared.finished { return }
+            shared.callbacks.append(contentsOf: indices)
+            wakeIfSleeping(&shared)
+        }
+    }
+
     /// A ticket asked to cancel `work`. Any thread.
     func requestCancellation(of work: any LoopWork) {
         shared.withLock { shared in
@@ -316,4 +326,9 @@ public final class JobLoop: Sendable {
         shared.sleeping = false
         EventCounter.signal(wakeFD)
     }
+}
+
+extension JobLoop: CompletionBatchSink {
+    func entryReady(_ index: Int32) { callbackFired(index) }
+    func entriesReady(_ indices: [Int32]) { callbacksFired(indices) }
 }

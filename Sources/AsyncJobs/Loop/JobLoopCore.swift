@@ -21,7 +21,8 @@ final class LoopEntry {
     var watched: [FileDescriptor] = []
     var generation: UInt64 = 0
     var isReady = false
-    var timerArmed = false
+    /// Whether this job's timeout (if any) was armed: set at its first pause.
+    var timeoutArmed = false
 
     init(index: Int) {
         self.index = index
@@ -266,7 +267,7 @@ final class JobLoopCore {
         if configuration.notification == .callback {
             let loop = self.loop
             let index = Int32(entry.index)
-            entry.waitContext.callback = { loop.callbackFired(index) }
+            entry.waitContext.setCallback({ loop.callbackFired(index) }, batch: BatchCallback(sink: loop, index: index))
         }
         entries.append(entry)
         return entry
@@ -322,12 +323,15 @@ final class JobLoopCore {
         case .failed:
             preconditionFailure("unreachable: a loop job's body cannot throw")
         case .paused(let job):
-            let firstPause = !entry.timerArmed
             entry.job = consume job
             entry.isPaused = true
-            if firstPause, let timeout = entry.work?.timeoutNanoseconds, timeout > 0 {
-                entry.timerArmed = true
-                timers.push(.init(deadline: MonotonicClock.nanoseconds() &+ timeout, index: entry.index, generation: entry.generation))
+            if !entry.timeoutArmed {
+                // First pause of this job: arm its timeout, if it has one (asked once per job,
+                // not at every pause: the work is an existential).
+                entry.timeoutArmed = true
+                if let timeout = entry.work?.timeoutNanoseconds, timeout > 0 {
+                    timers.push(.init(deadline: MonotonicClock.nanoseconds() &+ timeout, index: entry.index, generation: entry.generation))
+                }
             }
         case .noJobsAvailable:
             entry.work = nil
@@ -361,7 +365,7 @@ final class JobLoopCore {
         _ = entry.work?.markDone()
         entry.work = nil
         entry.isPaused = false
-        entry.timerArmed = false
+        entry.timeoutArmed = false
         entry.generation &+= 1
         running -= 1
         completed += 1

@@ -2,7 +2,11 @@
 // A stand-in for a hardware accelerator (QAT-like): a fixed number of parallel slots, each
 // request occupying one for a fixed latency. It burns no CPU while requests are in flight: one
 // timer thread sleeps on a timerfd until the oldest request's deadline, completes every request
-// that is due, and sleeps again (or parks when nothing is in flight).
+// that is due (announcing those bound for a job loop's callbacks as one batch), and sleeps again
+// (or parks when nothing is in flight). A request never completes before its deadline; the
+// timer is armed a little ahead of it (`WakeLead`) to make up for the wake-up latency, and
+// while requests are dense it wakes at most once per moderation interval (latency / 10, at
+// most 100 us), so completions may come up to that much late.
 //
 // Invariants: `inFlight` is ordered by deadline (equal latencies, monotonic clock: FIFO order is
 // deadline order); `inFlight.count <= slots`; requests wait in `waiting` only while every slot
@@ -112,10 +116,14 @@ final class AcceleratorDevice: Sendable {
     private let timer: FileDescriptor
     private let latency: UInt64
     private let slots: Int
+    /// Shortest time between two wake-ups of the timer thread while requests are dense: a
+    /// tenth of the latency, at most 100 us.
+    private let moderationInterval: UInt64
 
     init(latencyNanoseconds: UInt64, slots: Int) throws(JobLoopError) {
         self.latency = latencyNanoseconds
         self.slots = slots
+        self.moderationInterval = min(100_000, latencyNanoseconds / 10)
         switch TimerFD.make() {
         case .success(let fd): timer = fd
         case .failure(let errno): throw JobLoopError(.setupFailed, systemError: errno)
@@ -153,9 +161,15 @@ final class AcceleratorDevice: Sendable {
     private func run() {
         var due: [any AcceleratorRequest] = []
         due.reserveCapacity(1024)
+        var batch = CompletionBatch(capacity: 1024)
+        var lead = WakeLead()
+        var ledDeadline: UInt64 = 0
+        var lastWake: UInt64 = 0
+        var inFlight = 0
         while true {
             let now = MonotonicClock.nanoseconds()
             let next = state.withLock { state -> UInt64? in
+                defer { inFlight = state.inFlight.count }
                 while let head = state.inFlight.first, head.deadline <= now {
                     _ = state.inFlight.popFirst()
                     due.append(head.request)
@@ -173,15 +187,37 @@ final class AcceleratorDevice: Sendable {
                 state.parked = true
                 return nil
             }
-            for request in due { request.complete() }
+            // Requests that announce through a batch sink (a JobLoop in callback mode) reach it
+            // in one call: one lock and at most one wake-up of the loop per expiry, not one each.
+            for request in due { request.complete(into: &batch) }
+            // Let go of the requests before announcing the batch: their jobs then hold the last
+            // references, so each request is freed on the thread that allocated it.
             due.removeAll(keepingCapacity: true)
+            batch.flush()
             switch next {
             case .some(0):
                 EventCounter.close(timer)
                 return
             case .some(let deadline):
-                TimerFD.arm(timer, deadline: deadline)
+                // Completing took time: a deadline that has passed meanwhile is served at once,
+                // without arming an already expired timer (two syscalls).
+                let armedAt = MonotonicClock.nanoseconds()
+                if deadline <= armedAt { continue }
+                // Ahead of the deadline once; after waking early, at the deadline itself.
+                var target = deadline == ledDeadline ? deadline : lead.wakeTime(for: deadline, now: armedAt)
+                ledDeadline = deadline
+                // Completion moderation, as NICs and QAT moderate interrupts: while requests are
+                // dense (on average 16 or more fall due per interval), wake at most once per
+                // interval. Each wake-up costs the timer thread about 15 us of CPU on a VM;
+                // without this, at 1,000+ requests in flight it took 0.75 of a core from the
+                // threads driving it. Requests are completed up to one interval late, never early.
+                if inFlight * Int(moderationInterval) >= 16 * Int(latency), target < lastWake &+ moderationInterval {
+                    target = lastWake &+ moderationInterval
+                }
+                TimerFD.arm(timer, deadline: target)
                 TimerFD.waitForExpiry(timer)
+                lastWake = MonotonicClock.nanoseconds()
+                lead.learn(lateness: lastWake &- target)
             case .none:
                 parker.park()
             }
@@ -200,9 +236,40 @@ final class AcceleratorDevice: Sendable {
     }
 }
 
+/// How far ahead of a deadline the timer thread asks to be woken: three quarters of its recent
+/// wake-up lateness. A timerfd expiry reaches a sleeping thread late (measured on a 2-vCPU KVM guest:
+/// 30 us at the median, 35-90 us on average under load; timer slack does not apply to
+/// timerfd), and without a lead every request would complete that much after its deadline,
+/// making a "1 ms" device a 1.04-1.09 ms one. With the lead the thread usually wakes just after
+/// the deadline; when it wakes before it, nothing is due yet, and it sleeps again until the
+/// deadline itself (the timer thread leads each deadline once, so it cannot spin). Requests
+/// still complete only once their deadline has passed. Measured with a C model of this loop on
+/// that guest: mean lateness 45 -> 15 us, 1.05-1.07 wake-ups per deadline.
+struct WakeLead {
+    /// Wake-ups later than this (a descheduled thread) are counted as this.
+    static var maximumLateness: UInt64 { 200_000 }
+    /// Moving average of the lateness (1/8 weight per wake-up), in nanoseconds.
+    private(set) var averageLateness: UInt64 = 0
+
+    /// Records how late a wake-up was relative to the time the timer was armed for.
+    mutating func learn(lateness: UInt64) {
+        averageLateness = (averageLateness * 7 + min(lateness, Self.maximumLateness)) / 8
+    }
+
+    /// When to arm the timer for `deadline` at time `now`: ahead by the lead, or at the
+    /// deadline itself if the lead would reach back to now.
+    func wakeTime(for deadline: UInt64, now: UInt64) -> UInt64 {
+        let lead = averageLateness / 4 * 3
+        return deadline > now &+ lead ? deadline - lead : deadline
+    }
+}
+
 /// Something the accelerator completes at its deadline.
 protocol AcceleratorRequest: AnyObject, Sendable {
+    /// Completes the request at once.
     func complete()
+    /// Completes the request; announcements that can be batched go into `batch`.
+    func complete(into batch: inout CompletionBatch)
 }
 
 extension EngineRequest: AcceleratorRequest {}
