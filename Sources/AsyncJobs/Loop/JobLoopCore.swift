@@ -291,7 +291,13 @@ final class JobLoopCore {
     private func resumeReady() {
         while !ready.isEmpty {
             swap(&ready, &resuming)
-            for entry in resuming {
+            // Thousands of paused jobs do not fit in the cache: ask for the record of the job two
+            // ahead and the stack top of the next one while this one runs.
+            let count = resuming.count
+            for index in 0..<count {
+                if index + 2 < count { resuming[index + 2].job?.reference.prefetchRecord() }
+                if index + 1 < count { resuming[index + 1].job?.reference.prefetchStack() }
+                let entry = resuming[index]
                 entry.isReady = false
                 resume(entry)
             }
