@@ -109,7 +109,7 @@ public final class WaitContext: Sendable {
 
     let state = Mutex(State())
     /// Whether some entry is added or deleted: lets a resume skip the lock when nothing changed.
-    let hasChanges = Atomic(false)
+    @usableFromInline let hasChanges = Atomic(false)
 
     /// Creates a context with no descriptors, no callback and status ``Status/unsupported``.
     /// OpenSSL equivalent: `ASYNC_WAIT_CTX_new()`.

@@ -6,7 +6,9 @@
 //   AsyncJobsCompare time OP      prints "OP ns_per_op iterations"
 //   AsyncJobsCompare count OP N   exactly N operations; callgrind collects only inside the loop
 //   AsyncJobsCompare rss N        prints "rss N bytes_per_paused_job"
-// OP: roundtrip | startfinish | startpausefinish | fresh
+// OP: roundtrip | roundtripcalled | startfinish | startpausefinish | fresh
+// roundtripcalled: the round trip with resume and pause each behind one function call, the
+// structure a C caller of the C library has (SAJ_start_job, SAJ_pause_job).
 import AsyncJobs
 import CBareSwitch
 import Glibc
@@ -29,6 +31,19 @@ func fail(_ message: String) -> Never {
 func pauseForever() -> Int {
     var count = 0
     while AsyncJob.pause() { count &+= 1 }
+    return count
+}
+
+/// `AsyncJob.pause()` behind a call of its own (see `roundtripcalled`).
+@inline(never)
+func pauseCalled() -> Bool {
+    AsyncJob.pause()
+}
+
+@inline(never)
+func pauseForeverCalled() -> Int {
+    var count = 0
+    while pauseCalled() { count &+= 1 }
     return count
 }
 
@@ -55,6 +70,23 @@ func roundTrip(_ n: Int) {
         switch slot.move().resume() {
         case .paused(let job): slot.initialize(to: job)
         default: fail("round trip")
+        }
+    }
+}
+
+/// `PausedJob.resume()` behind a call of its own.
+@inline(never)
+func resumeCalled(_ job: consuming Job) -> JobOutcome<Int, Never> {
+    job.resume()
+}
+
+@inline(never)
+func roundTripCalled(_ n: Int) {
+    let slot = roundTripJob!
+    for _ in 0..<n {
+        switch resumeCalled(slot.move()) {
+        case .paused(let job): slot.initialize(to: job)
+        default: fail("round trip (called)")
         }
     }
 }
@@ -145,6 +177,7 @@ let isFresh = name == "fresh"
 let operation: (Int) -> Void
 switch name {
 case "roundtrip": operation = roundTrip
+case "roundtripcalled": operation = roundTripCalled
 case "startfinish": operation = startFinish
 case "startpausefinish": operation = startPauseFinish
 case "fresh": operation = { _ = fresh($0, timed: false) }
@@ -153,9 +186,10 @@ default: fail("unknown operation \(name)")
 if !isFresh {
     try! JobPool.configure(maxSize: 1, initialSize: 1)
 }
-if name == "roundtrip" {
+if name == "roundtrip" || name == "roundtripcalled" {
     roundTripJob = .allocate(capacity: 1)
-    roundTripJob!.initialize(to: startPaused(pauseForever))
+    let body: () -> Int = name == "roundtrip" ? { pauseForever() } : { pauseForeverCalled() }
+    roundTripJob!.initialize(to: startPaused(body))
 }
 
 func measure(_ n: Int) -> Double {

@@ -477,7 +477,13 @@ extension JobSlot {
         unsafe record.pointee.state = .paused
         unsafe _ajctx_suspend_fast(machine)
         // Resumed. The changes the application saw are now old news (SEMANTICS.md).
-        if unsafe record.pointee.waitContextAddress != nil { slot.resetWaitContextChanges() }
+        if let address = unsafe record.pointee.waitContextAddress,
+            unsafe Unmanaged<WaitContext>.fromOpaque(address)._withUnsafeGuaranteedRef({
+                $0.hasChanges.load(ordering: .acquiring)
+            })
+        {
+            slot.resetWaitContextChanges()
+        }
         return unsafe !record.pointee.cancelRequested
     }
 }
