@@ -16,6 +16,9 @@ final class LoopEntry {
     let index: Int
     let waitContext = WaitContext()
     var job: PausedJob<LoopCompletion, Never>?
+    /// The reference of `job` while it is paused, for prefetching (a copyable value: reading it
+    /// does not touch the noncopyable handle). May be stale; prefetching a stale one is harmless.
+    var pausedReference: JobReference?
     var isPaused = false
     var work: (any LoopWork)?
     var watched: [FileDescriptor] = []
@@ -295,8 +298,8 @@ final class JobLoopCore {
             // ahead and the stack top of the next one while this one runs.
             let count = resuming.count
             for index in 0..<count {
-                if index + 2 < count { resuming[index + 2].job?.reference.prefetchRecord() }
-                if index + 1 < count { resuming[index + 1].job?.reference.prefetchStack() }
+                if index + 2 < count { resuming[index + 2].pausedReference?.prefetchRecord() }
+                if index + 1 < count { resuming[index + 1].pausedReference?.prefetchStack() }
                 let entry = resuming[index]
                 entry.isReady = false
                 resume(entry)
@@ -329,6 +332,7 @@ final class JobLoopCore {
         case .failed:
             preconditionFailure("unreachable: a loop job's body cannot throw")
         case .paused(let job):
+            entry.pausedReference = job.reference
             entry.job = consume job
             entry.isPaused = true
             if !entry.timeoutArmed {
