@@ -69,9 +69,10 @@ public enum AsyncJob {
                         unsafe bodyCopy.baseAddress!.deinitialize(count: 1)
                         throw error
                     }
-                    // The job took the body unless it never started.
-                    if case .noJobsAvailable = step { unsafe bodyCopy.baseAddress!.deinitialize(count: 1) }
-                    if case .insideJob = step { unsafe bodyCopy.baseAddress!.deinitialize(count: 1) }
+                    switch step {
+                    case .finished, .paused: break  // the job took the body
+                    case .noJobsAvailable, .insideJob: unsafe bodyCopy.baseAddress!.deinitialize(count: 1)
+                    }
                     return unsafe JobOutcome(step, value: value.baseAddress, error: error.baseAddress)
                 }
             }

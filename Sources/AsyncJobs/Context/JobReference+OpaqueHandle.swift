@@ -9,9 +9,10 @@ extension JobReference {
     /// The job behind a C handle, at the record's current generation.
     /// - Important: `opaqueHandle` must be a value that `opaqueHandle` returned (records are
     ///   never freed, so any such value stays dereferenceable).
+    @inlinable
     package init(opaqueHandle: UnsafeRawPointer) {
         let slot = unsafe JobSlot.from(address: opaqueHandle)
-        self.init(slot: slot, generation: slot.generationForHandle)
+        self.init(slot: slot, generation: slot.generation)
     }
 }
 
@@ -47,7 +48,7 @@ extension JobRuntime {
     /// - Important: `handle` must be a value that `opaqueHandle` returned.
     @inlinable @inline(__always)
     package static func resumeForeign(_ handle: UnsafeRawPointer) -> ForeignResume {
-        let job = unsafe JobReference(slot: JobSlot.from(address: handle), generation: JobSlot.from(address: handle).generationForHandle)
+        let job = unsafe JobReference(opaqueHandle: handle)
         var value: Int32 = 0
         let step = unsafe withUnsafeMutablePointer(to: &value) { pointer in
             // Jobs of the C library never throw: no error storage.

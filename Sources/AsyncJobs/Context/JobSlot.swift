@@ -134,18 +134,22 @@ import _CJobContext
 
     // MARK: Fields
 
+    @inlinable
     var state: JobState {
         get { unsafe record.pointee.state }
         nonmutating set { unsafe record.pointee.state = newValue }
     }
+    @inlinable
     var generation: UInt64 {
         get { unsafe record.pointee.generation }
         nonmutating set { unsafe record.pointee.generation = newValue }
     }
+    @inlinable
     var cancelRequested: Bool {
         get { unsafe record.pointee.cancelRequested }
         nonmutating set { unsafe record.pointee.cancelRequested = newValue }
     }
+    @inlinable
     var blockCount: Int32 {
         get { unsafe record.pointee.blockCount }
         nonmutating set { unsafe record.pointee.blockCount = newValue }
@@ -154,6 +158,7 @@ import _CJobContext
         get { unsafe record.pointee.pool }
         nonmutating set { unsafe record.pointee.pool = newValue }
     }
+    @inlinable
     var nextFree: JobSlot? {
         get { unsafe record.pointee.nextFree }
         nonmutating set { unsafe record.pointee.nextFree = newValue }
@@ -203,9 +208,6 @@ import _CJobContext
 
     /// An opaque address identifying the job while it exists (the C handle).
     var address: UnsafeMutableRawPointer { unsafe UnsafeMutableRawPointer(machine) }
-
-    /// The record's current generation (what a handle made now refers to).
-    @inlinable var generationForHandle: UInt64 { unsafe record.pointee.generation }
 
     @inlinable
     static func from(address: UnsafeRawPointer) -> JobSlot {
@@ -311,6 +313,7 @@ import _CJobContext
     }
 
     /// Whether the body of the job that just finished threw.
+    @inlinable
     var failed: Bool { unsafe record.pointee.failed }
 
     /// Switches into a job whose result nobody wants (cancellation without the job's types).
@@ -419,40 +422,31 @@ extension JobSlot {
     ) -> RawStep? {
         guard unsafe _ajctx_current() == nil, let poolAddress = unsafe _ajctx_pool() else { return nil }
         let pool = unsafe PoolHandle(core: poolAddress.assumingMemoryBound(to: PoolCore.self))
-        guard let slot = unsafe pool.core.pointee.free else { return nil }
-        let record = unsafe slot.record
-        unsafe pool.core.pointee.free = record.pointee.nextFree
-        unsafe pool.core.pointee.idle &-= 1
+        guard let slot = pool.popFree() else { return nil }
         if waitContext != nil { slot.attachWaitContext(waitContext) }
         unsafe slot.prepare(runner: runner, body: body)
         guard unsafe slot.run(value: value, error: error) else {
-            return .paused(JobReference(slot: slot, generation: unsafe record.pointee.generation))
+            return .paused(JobReference(slot: slot, generation: slot.generation))
         }
         return recycleInline(slot, pool: pool)
     }
 
-    /// Puts a job that just finished back on its pool's free list, inlined into the caller in
-    /// the usual case: no wait context or wake descriptor to let go, the pool within its limit,
-    /// a guarded stack of the pool's size. Anything else goes through `JobRuntime.recycleFinished`.
+    /// Gives a job that just finished back to its pool (inlined: `PoolHandle.recycle` is, in the
+    /// usual case, a few stores) and reports the finish.
     @inlinable @inline(__always)
     static func recycleInline(_ slot: JobSlot, pool: PoolHandle) -> RawStep {
-        let record = unsafe slot.record
-        let machine = unsafe slot.machine
-        let core = unsafe pool.core
-        guard unsafe record.pointee.waitContextAddress == nil, unsafe machine.pointee.wake_fd < 0,
-            unsafe core.pointee.maxSize == 0 || core.pointee.total <= core.pointee.maxSize,
-            unsafe machine.pointee.guard_size != 0,
-            unsafe machine.pointee.stack_size == core.pointee.stackByteCount
-        else { return JobRuntime.recycleFinished(slot, pool: pool) }
-        let failed = unsafe record.pointee.failed
-        unsafe record.pointee.generation &+= 1
-        unsafe record.pointee.state = .idle
-        unsafe record.pointee.cancelRequested = false
-        unsafe record.pointee.blockCount = 0
-        unsafe record.pointee.nextFree = core.pointee.free
-        unsafe core.pointee.free = slot
-        unsafe core.pointee.idle &+= 1
+        let failed = slot.failed
+        pool.recycle(slot)
         return .finished(failed: failed)
+    }
+
+    /// Whether a finished job can go back on the free list of a pool of `stackByteCount`-byte
+    /// stacks with nothing else to let go: no wait context or wake descriptor, a guarded stack of
+    /// that size.
+    @inlinable
+    func needsOnlyTheFreeList(stackByteCount: Int) -> Bool {
+        unsafe record.pointee.waitContextAddress == nil && machine.pointee.wake_fd < 0
+            && machine.pointee.guard_size != 0 && machine.pointee.stack_size == stackByteCount
     }
 
     /// Gives a starting job its wait context (out of line: it retains the context). Takes the

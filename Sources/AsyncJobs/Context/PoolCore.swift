@@ -76,13 +76,13 @@ import _CJobContext
         unsafe core.deallocate()
     }
 
-    var total: Int { unsafe core.pointee.total }
+    @inlinable var total: Int { unsafe core.pointee.total }
     var idle: Int { unsafe core.pointee.idle }
-    var maxSize: Int {
+    @inlinable var maxSize: Int {
         get { unsafe core.pointee.maxSize }
         nonmutating set { unsafe core.pointee.maxSize = newValue }
     }
-    var stackByteCount: Int {
+    @inlinable var stackByteCount: Int {
         get { unsafe core.pointee.stackByteCount }
         nonmutating set { unsafe core.pointee.stackByteCount = newValue }
     }
@@ -103,20 +103,20 @@ import _CJobContext
     }
 
     /// Takes the most recently used idle record.
-    @inline(__always)
+    @inlinable @inline(__always)
     func popFree() -> JobSlot? {
         guard let slot = unsafe core.pointee.free else { return nil }
         unsafe core.pointee.free = slot.nextFree
-        unsafe core.pointee.idle -= 1
+        unsafe core.pointee.idle &-= 1  // never below 0: the list held `slot`
         return slot
     }
 
     /// Puts an idle record back on the free list.
-    @inline(__always)
+    @inlinable @inline(__always)
     func pushFree(_ slot: JobSlot) {
         slot.nextFree = unsafe core.pointee.free
         unsafe core.pointee.free = slot
-        unsafe core.pointee.idle += 1
+        unsafe core.pointee.idle &+= 1  // at most the number of records
     }
 
     /// Takes a specific idle record off the free list (when shrinking the pool).

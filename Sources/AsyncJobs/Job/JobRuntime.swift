@@ -92,9 +92,7 @@ package enum PauseResult: Equatable, Sendable {
     /// frame, saved registers and stack protector of the finish path.
     @usableFromInline @inline(never)
     static func recycleFinished(_ slot: JobSlot, pool: PoolHandle) -> RawStep {
-        let failed = slot.failed
-        pool.recycle(slot)
-        return .finished(failed: failed)
+        JobSlot.recycleInline(slot, pool: pool)
     }
 
     /// Whether `job` may be resumed now, on this thread.

@@ -26,13 +26,25 @@ extension PoolHandle {
     }
 
     /// Returns a finished job to the pool, or lets it go if the pool is above its limit or its
-    /// stack no longer has the pool's size.
-    @inline(__always)
+    /// stack no longer has the pool's size. Inlinable: in the usual case (nothing to let go, the
+    /// pool within its limit) a few stores, inlined into the start and resume fast paths.
+    @inlinable @inline(__always)
     func recycle(_ slot: JobSlot) {
         slot.generation &+= 1
         slot.state = .idle
         slot.blockCount = 0
         slot.cancelRequested = false
+        let max = maxSize
+        if slot.needsOnlyTheFreeList(stackByteCount: stackByteCount) && (max == 0 || total <= max) {
+            pushFree(slot)
+        } else {
+            recycleSlowly(slot)
+        }
+    }
+
+    /// `recycle` for a job that holds a wait context or a wake descriptor, or may not stay.
+    @usableFromInline @inline(never)
+    func recycleSlowly(_ slot: JobSlot) {
         if slot.hasWaitContext { slot.waitContext = nil }
         if let fd = slot.existingWakeFD { EventCounter.drain(fd) }
         let max = maxSize
