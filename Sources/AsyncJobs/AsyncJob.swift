@@ -51,20 +51,12 @@ public enum AsyncJob {
                 try unsafe withUnsafeTemporaryAllocation(of: (() throws(Failure) -> Value).self, capacity: 1) {
                     bodyCopy throws(AsyncJobError) in
                     unsafe bodyCopy.baseAddress!.initialize(to: body)
-                    let valueAddress = UnsafeMutableRawPointer(value.baseAddress)
-                    let errorAddress = UnsafeMutableRawPointer(error.baseAddress)
                     let step: RawStep
-                    if let inlined = unsafe JobSlot.startInline(
-                        waitContext: waitContext, runner: JobSlot.runner(for: Value.self, failure: Failure.self),
-                        body: UnsafeMutableRawPointer(bodyCopy.baseAddress!), value: valueAddress, error: errorAddress)
-                    {
-                        // The usual case, inlined: an idle pooled job took the body.
-                        return unsafe JobOutcome(inlined, value: value.baseAddress, error: error.baseAddress)
-                    }
                     do throws(AsyncJobError) {
-                        step = try unsafe JobRuntime.start(
+                        step = try unsafe JobRuntime.startInlined(
                             waitContext: waitContext, runner: JobSlot.runner(for: Value.self, failure: Failure.self),
-                            body: UnsafeMutableRawPointer(bodyCopy.baseAddress!), value: valueAddress, error: errorAddress)
+                            body: UnsafeMutableRawPointer(bodyCopy.baseAddress!),
+                            value: UnsafeMutableRawPointer(value.baseAddress), error: UnsafeMutableRawPointer(error.baseAddress))
                     } catch {
                         unsafe bodyCopy.baseAddress!.deinitialize(count: 1)
                         throw error

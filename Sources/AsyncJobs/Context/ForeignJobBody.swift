@@ -32,15 +32,8 @@ extension JobRuntime {
         var value: Int32 = 0
         let step = try unsafe withUnsafeMutablePointer(to: &body) { body throws(AsyncJobError) in
             try unsafe withUnsafeMutablePointer(to: &value) { value throws(AsyncJobError) in
-                // C job functions never fail: no error storage. The usual case inlined (see
-                // `JobSlot.startInline`), the others through the core.
-                if let step = unsafe JobSlot.startInline(
-                    waitContext: waitContext, runner: runForeignBody, body: UnsafeMutableRawPointer(body),
-                    value: UnsafeMutableRawPointer(value), error: nil)
-                {
-                    return step
-                }
-                return try unsafe start(
+                // C job functions never fail: no error storage.
+                try unsafe startInlined(
                     waitContext: waitContext, runner: runForeignBody, body: UnsafeMutableRawPointer(body),
                     value: UnsafeMutableRawPointer(value), error: nil)
             }

@@ -45,6 +45,22 @@ package enum PauseResult: Equatable, Sendable {
 
 /// The operations behind ``AsyncJob``, ``PausedJob`` and the C library.
 @usableFromInline package enum JobRuntime {
+    /// `start(waitContext:runner:body:value:error:)` with its usual case (an idle pooled job)
+    /// inlined into the caller (`JobSlot.startInline`).
+    /// - Throws: ``AsyncJobError`` when a new job's stack cannot be allocated.
+    @inlinable @inline(__always)
+    static func startInlined(
+        waitContext: WaitContext?, runner: @escaping JobBodyRunner, body: UnsafeMutableRawPointer,
+        value: UnsafeMutableRawPointer?, error: UnsafeMutableRawPointer?
+    ) throws(AsyncJobError) -> RawStep {
+        if let step = unsafe JobSlot.startInline(
+            waitContext: waitContext, runner: runner, body: body, value: value, error: error)
+        {
+            return step
+        }
+        return try unsafe start(waitContext: waitContext, runner: runner, body: body, value: value, error: error)
+    }
+
     /// Starts a body on the calling thread's pool (created on first use): `runner` runs the two
     /// words at `body`, which this moves into the job if it returns `.finished` or `.paused` (on
     /// any other outcome, and when it throws, they stay the caller's). A body that finishes at
