@@ -40,8 +40,7 @@
 #endif
 #endif
 
-_Thread_local _ajctx_job *_ajctx_tls_current __attribute__((tls_model("initial-exec")));
-_Thread_local void *_ajctx_tls_pool __attribute__((tls_model("initial-exec")));
+_Thread_local _ajctx_thread_state _ajctx_tls __attribute__((tls_model("initial-exec")));
 
 // Swift's per-thread exclusivity access set must follow the job, not the thread: a job that
 // pauses inside an open access would otherwise leave it in the resumer's set (FIBERS.md).
@@ -66,12 +65,11 @@ static int swap_access_sets = 1;
 // address stays unknown and every switch calls the runtime as before.
 //
 // `tls_access_probe` is this file's own record of the search (NULL: not searched yet on this
-// thread; AJCTX_HEAD_UNKNOWN: searched, not found); `_ajctx_tls_access_head` publishes a found
+// thread; AJCTX_HEAD_UNKNOWN: searched, not found); `_ajctx_tls.access_head` publishes a found
 // head to the inline switches. Sanitizer builds never publish it: their switches must call the
 // fiber hooks, which only the out-of-line functions do.
 #define AJCTX_HEAD_UNKNOWN ((uintptr_t *)1)
 static _Thread_local uintptr_t *tls_access_probe __attribute__((tls_model("initial-exec")));
-_Thread_local uintptr_t *_ajctx_tls_access_head __attribute__((tls_model("initial-exec")));
 extern void *__tls_get_addr(void *index) __attribute__((weak));
 
 #if AJCTX_ASAN || AJCTX_TSAN
@@ -84,7 +82,7 @@ void _ajctx_set_access_set_swapping(int enabled) {
     swap_access_sets = enabled;
     // The inline switches of the calling thread must take the out-of-line path (which reads the
     // flag); other threads that already publish their head go on swapping.
-    _ajctx_tls_access_head = NULL;
+    _ajctx_tls.access_head = NULL;
     tls_access_probe = NULL;
 }
 
@@ -116,7 +114,7 @@ static uintptr_t *find_access_head(void) {
     }
 #endif
     tls_access_probe = head;
-    if (AJCTX_PUBLISH_HEAD && head != AJCTX_HEAD_UNKNOWN) _ajctx_tls_access_head = head;
+    if (AJCTX_PUBLISH_HEAD && head != AJCTX_HEAD_UNKNOWN) _ajctx_tls.access_head = head;
     return head;
 }
 

@@ -63,7 +63,7 @@ static void report_and_abort(_ajctx_job *job, uintptr_t address) {
 }
 
 static void on_segv(int signal_number, siginfo_t *info, void *context) {
-    _ajctx_job *job = _ajctx_tls_current;
+    _ajctx_job *job = _ajctx_tls.current;
     if (job != NULL && job->guard_size != 0) {
         uintptr_t address = (uintptr_t)info->si_addr;
         uintptr_t guard_low = (uintptr_t)job->guard_low;

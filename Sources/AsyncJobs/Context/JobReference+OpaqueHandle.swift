@@ -49,6 +49,9 @@ extension JobRuntime {
     @inlinable @inline(__always)
     package static func resumeForeign(_ handle: UnsafeRawPointer) -> ForeignResume {
         let job = unsafe JobReference(opaqueHandle: handle)
+        // A C handle carries no generation of its own (it is taken from the record, so the
+        // inlined resume's generation check cannot tell a stale handle): the record's state does.
+        guard job.slot.state == .paused else { return resumeForeignChecked(job) }
         var value: Int32 = 0
         let step = unsafe withUnsafeMutablePointer(to: &value) { pointer in
             // Jobs of the C library never throw: no error storage.

@@ -59,10 +59,14 @@ import _CJobContext
     /// runner's (usually absent) context beyond the one release after the call.
     var runnerStorage: (UnsafeRawPointer?, UnsafeRawPointer?) = (nil, nil)
     @usableFromInline var state: JobState = .idle
-    @usableFromInline var cancelRequested = false
     /// Whether the finished body threw (its error is at `delivery.error`).
     @usableFromInline var failed = false
-    @usableFromInline var blockCount: Int32 = 0
+    /// Everything that keeps a pause off the inlined path, in one word so that the path checks
+    /// it once (zero: nothing does): the number of open `blockPause` calls
+    /// (`PauseGate.blockMask`), a requested cancellation (`PauseGate.cancel`), and a stack
+    /// without a guard page, whose canary every pause checks (`PauseGate.canary`). Read through
+    /// `JobSlot.blockCount`, `cancelRequested` and `checksCanary`.
+    @usableFromInline var pauseGate: UInt32 = 0
     @usableFromInline var generation: UInt64 = 0
     /// The pool that owns the job (and so the thread); nil while recycled.
     @usableFromInline var pool: PoolHandle?
@@ -78,6 +82,13 @@ import _CJobContext
     /// The same object, unretained: lets a resume reach it without retain and release (two
     /// atomic operations, a third of a round trip). `waitContext` keeps it alive.
     @usableFromInline var waitContextAddress: UnsafeMutableRawPointer?
+}
+
+/// The bits of `JobRecord.pauseGate`.
+@usableFromInline enum PauseGate {
+    @inlinable static var cancel: UInt32 { 1 << 31 }
+    @inlinable static var canary: UInt32 { 1 << 30 }
+    @inlinable static var blockMask: UInt32 { canary - 1 }
 }
 
 /// A reference to one job record.
@@ -146,13 +157,32 @@ import _CJobContext
     }
     @inlinable
     var cancelRequested: Bool {
-        get { unsafe record.pointee.cancelRequested }
-        nonmutating set { unsafe record.pointee.cancelRequested = newValue }
+        get { unsafe record.pointee.pauseGate & PauseGate.cancel != 0 }
+        nonmutating set { setGate(PauseGate.cancel, newValue) }
     }
-    @inlinable
+    /// Open `blockPause` calls of the job.
     var blockCount: Int32 {
-        get { unsafe record.pointee.blockCount }
-        nonmutating set { unsafe record.pointee.blockCount = newValue }
+        get { unsafe Int32(record.pointee.pauseGate & PauseGate.blockMask) }
+        nonmutating set {
+            precondition(
+                newValue >= 0 && UInt32(newValue) <= PauseGate.blockMask,
+                "blockPause nested more than \(PauseGate.blockMask) times in one job")
+            let others = unsafe record.pointee.pauseGate & ~PauseGate.blockMask
+            unsafe record.pointee.pauseGate = others | UInt32(newValue)
+        }
+    }
+    /// Whether every pause checks the stack's canary (a stack without a guard page).
+    var checksCanary: Bool {
+        get { unsafe record.pointee.pauseGate & PauseGate.canary != 0 }
+        nonmutating set { setGate(PauseGate.canary, newValue) }
+    }
+    /// Forgets open blocks and a cancellation (a recycled job); keeps the stack's canary bit.
+    @inlinable
+    func clearPauseBlocks() {
+        unsafe record.pointee.pauseGate &= PauseGate.canary
+    }
+    @usableFromInline func setGate(_ bit: UInt32, _ on: Bool) {
+        if on { unsafe record.pointee.pauseGate |= bit } else { unsafe record.pointee.pauseGate &= ~bit }
     }
     var pool: PoolHandle? {
         get { unsafe record.pointee.pool }
@@ -226,7 +256,9 @@ import _CJobContext
             unsafe machine.pointee.stack_size = stack.byteCount
             unsafe machine.pointee.guard_low = UnsafeMutableRawPointer(stack.base - page)
             unsafe machine.pointee.guard_size = page
+            checksCanary = false
         } else {
+            checksCanary = true
             unsafe machine.pointee.stack_low = UnsafeMutableRawPointer(stack.base + JobSlot.canaryBytes)
             unsafe machine.pointee.stack_size = stack.byteCount - JobSlot.canaryBytes
             // The default allocator's stacks are fresh mappings (already zero, and left untouched
@@ -246,6 +278,7 @@ import _CJobContext
         unsafe machine.pointee.stack_size = 0
         unsafe machine.pointee.guard_low = nil
         unsafe machine.pointee.guard_size = 0
+        checksCanary = false
         let fd = unsafe _ajctx_load_wake_fd(machine)
         if fd >= 0 {
             EventCounter.close(.init(rawValue: fd))
@@ -307,9 +340,9 @@ import _CJobContext
         unsafe record.pointee.delivery.error = error
         unsafe record.pointee.state = .running
         unsafe _ajctx_set_current(machine)
-        unsafe _ajctx_resume_fast(machine)
+        let back = unsafe JobSlot(machine: _ajctx_resume_fast(machine))
         _ajctx_set_current(nil)
-        return unsafe record.pointee.state == .finished
+        return back.state == .finished
     }
 
     /// Whether the body of the job that just finished threw.
@@ -397,18 +430,26 @@ extension JobSlot {
     ) -> RawStep? {
         let slot = job.slot
         let record = unsafe slot.record
-        guard unsafe record.pointee.generation == job.generation, unsafe record.pointee.state == .paused,
-            unsafe _ajctx_current() == nil, let pool = unsafe record.pointee.pool,
-            unsafe UnsafeMutableRawPointer(pool.core) == _ajctx_pool()
-        else { return nil }
+        // These three checks imply that the job is paused, so its state is not read here: a Swift
+        // handle is made only for a paused job, and every recycle moves the generation on (so the
+        // record is not idle or finished for this handle); a running job runs on its pool's
+        // thread, where it is the current job. (A C handle takes the record's generation, so the
+        // C library checks the state before it calls this.) `refusal(toResume:)` tells the cases
+        // apart on the slow path.
+        guard unsafe record.pointee.generation == job.generation, unsafe _ajctx_current() == nil else { return nil }
+        // A job that is not idle belongs to a pool (records leave their pool only when idle).
+        let pool = unsafe record.pointee.pool.unsafelyUnwrapped
+        guard unsafe UnsafeMutableRawPointer(pool.core) == _ajctx_pool() else { return nil }
+        unsafe assert(record.pointee.state == .paused, "a resumable handle of a job that is not paused")
         unsafe record.pointee.delivery.value = value
         unsafe record.pointee.delivery.error = error
         unsafe record.pointee.state = .running
         unsafe _ajctx_set_current(slot.machine)
-        unsafe _ajctx_resume_fast(slot.machine)
+        // The same job, as the switch back hands it over (nothing of the caller's lives across it).
+        let back = unsafe JobSlot(machine: _ajctx_resume_fast(slot.machine))
         _ajctx_set_current(nil)
-        if unsafe record.pointee.state == .finished { return recycleInline(slot, pool: pool) }
-        return .paused(job)
+        if back.state == .finished { return recycleInline(back, pool: pool) }
+        return .paused(JobReference(slot: back, generation: back.generation))
     }
 
     /// The usual start, inlined into the caller (see `resumeInline`): outside a job, on a thread
@@ -465,9 +506,7 @@ extension JobSlot {
         guard let machine = unsafe _ajctx_current() else { return nil }
         let slot = unsafe JobSlot(machine: machine)
         let record = unsafe slot.record
-        guard unsafe record.pointee.blockCount == 0, unsafe !record.pointee.cancelRequested,
-            unsafe slot.machine.pointee.guard_size != 0
-        else { return nil }
+        guard unsafe record.pointee.pauseGate == 0 else { return nil }
         unsafe record.pointee.state = .paused
         unsafe _ajctx_suspend_fast(machine)
         // Resumed. The changes the application saw are now old news (SEMANTICS.md).
@@ -478,7 +517,7 @@ extension JobSlot {
         {
             slot.resetWaitContextChanges()
         }
-        return unsafe !record.pointee.cancelRequested
+        return !slot.cancelRequested
     }
 }
 

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The per-thread pool's state, in raw memory reached through the C thread-local
-// `_ajctx_tls_pool`. Raw memory rather than a class: the pool is touched on every start and
+// `_ajctx_tls.pool`. Raw memory rather than a class: the pool is touched on every start and
 // finish, and a class's stored properties would pay for dynamic exclusivity checks and ARC there.
 //
-// Invariants: a pool is used only by the thread whose `_ajctx_tls_pool` points at it;
+// Invariants: a pool is used only by the thread whose `_ajctx_tls.pool` points at it;
 // `total == idle + (records in use)`; every record with `pool == self` is on the `all` list, and
 // exactly the idle ones are on the `free` list.
 import _CJobContext

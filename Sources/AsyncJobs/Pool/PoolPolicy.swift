@@ -32,8 +32,7 @@ extension PoolHandle {
     func recycle(_ slot: JobSlot) {
         slot.generation &+= 1
         slot.state = .idle
-        slot.blockCount = 0
-        slot.cancelRequested = false
+        slot.clearPauseBlocks()
         let max = maxSize
         if slot.needsOnlyTheFreeList(stackByteCount: stackByteCount) && (max == 0 || total <= max) {
             pushFree(slot)

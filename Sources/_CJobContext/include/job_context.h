@@ -124,24 +124,27 @@ int _ajctx_uses_assembly(void);
 /// Name of the switch implementation ("x86_64_sysv_elf", "arm64_aapcs_elf" or "ucontext").
 const char *_ajctx_implementation(void);
 
-/// The job running on this thread, or NULL. `initial-exec` keeps the access a single
-/// %fs-relative load even inside a shared library.
-extern _Thread_local _ajctx_job *_Nullable _ajctx_tls_current
-    __attribute__((tls_model("initial-exec")));
-/// The thread's job pool (an opaque Swift object), or NULL.
-extern _Thread_local void *_Nullable _ajctx_tls_pool
-    __attribute__((tls_model("initial-exec")));
+/// What the switch keeps per thread. One variable, so that a resume or a pause finds the
+/// thread's block once and reaches every field from it (`initial-exec`: a %fs-relative access
+/// even inside a shared library).
+typedef struct _ajctx_thread_state {
+    /// The job running on this thread, or NULL.
+    _ajctx_job *_Nullable current;
+    /// The thread's job pool (an opaque Swift object), or NULL.
+    void *_Nullable pool;
+    /// The address of the Swift runtime's exclusivity access-set head of this thread, once the
+    /// out-of-line switch has found it (job_context.c); NULL while unknown, in sanitizer builds
+    /// and while the swap is switched off for a test. Non-NULL means the inline switches below
+    /// may run.
+    uintptr_t *_Nullable access_head;
+} _ajctx_thread_state;
 
-/// The address of the Swift runtime's exclusivity access-set head of this thread, once the
-/// out-of-line switch has found it (job_context.c); NULL while unknown, in sanitizer builds and
-/// while the swap is switched off for a test. Non-NULL means the inline switches below may run.
-extern _Thread_local uintptr_t *_Nullable _ajctx_tls_access_head
-    __attribute__((tls_model("initial-exec")));
+extern _Thread_local _ajctx_thread_state _ajctx_tls __attribute__((tls_model("initial-exec")));
 
-static inline _ajctx_job *_Nullable _ajctx_current(void) { return _ajctx_tls_current; }
-static inline void _ajctx_set_current(_ajctx_job *_Nullable job) { _ajctx_tls_current = job; }
-static inline void *_Nullable _ajctx_pool(void) { return _ajctx_tls_pool; }
-static inline void _ajctx_set_pool(void *_Nullable pool) { _ajctx_tls_pool = pool; }
+static inline _ajctx_job *_Nullable _ajctx_current(void) { return _ajctx_tls.current; }
+static inline void _ajctx_set_current(_ajctx_job *_Nullable job) { _ajctx_tls.current = job; }
+static inline void *_Nullable _ajctx_pool(void) { return _ajctx_tls.pool; }
+static inline void _ajctx_set_pool(void *_Nullable pool) { _ajctx_tls.pool = pool; }
 
 /// Asks the cache for the lines a resume of `job` reads first: its `_ajctx_job` (and the Swift
 /// record after it). For a driver that resumes many jobs in turn, one or two jobs ahead.
@@ -182,18 +185,20 @@ void *_Nullable _ajctx_swap(void *_Nullable *_Nonnull save, void *to, void *_Nul
 // suspended (resume) or since it was entered (suspend), which makes the swap of access sets two
 // stores. Every other case calls the out-of-line function, which does the whole protocol.
 
-static inline __attribute__((always_inline)) void _ajctx_resume_fast(_ajctx_job *job) {
-    uintptr_t *head = _ajctx_tls_access_head;
+/// Returns `job` (from the switch back, whose data is always the job: the caller need not keep
+/// its own copy alive across the switch).
+static inline __attribute__((always_inline)) _ajctx_job *_ajctx_resume_fast(_ajctx_job *job) {
+    uintptr_t *head = _ajctx_tls.access_head;
     if (__builtin_expect(head != NULL && job->access_set[0] == 0, 1)) {
         job->access_set[0] = *head;  // the head the job finds on entry, to recognise it on suspend
-        _ajctx_swap(&job->caller_sp, job->job_sp, job);
-    } else {
-        _ajctx_resume(job);
+        return (_ajctx_job *)_ajctx_swap(&job->caller_sp, job->job_sp, job);
     }
+    _ajctx_resume(job);
+    return job;
 }
 
 static inline __attribute__((always_inline)) void _ajctx_suspend_fast(_ajctx_job *job) {
-    uintptr_t *head = _ajctx_tls_access_head;
+    uintptr_t *head = _ajctx_tls.access_head;
     if (__builtin_expect(head != NULL && job->access_set[0] == *head, 1)) {
         job->access_set[0] = 0;  // the job left no access open
         job->access_set[1] = 0;
@@ -204,7 +209,7 @@ static inline __attribute__((always_inline)) void _ajctx_suspend_fast(_ajctx_job
 }
 
 static inline __attribute__((always_inline)) void _ajctx_finish_fast(_ajctx_job *job) {
-    if (__builtin_expect(_ajctx_tls_access_head != NULL, 1)) {
+    if (__builtin_expect(_ajctx_tls.access_head != NULL, 1)) {
         job->reusable = 1;
         _ajctx_suspend_fast(job);
     } else {
