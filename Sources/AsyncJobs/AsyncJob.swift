@@ -180,7 +180,9 @@ public enum JobOutcome<Value, Failure: Error>: ~Copyable {
     @inlinable
     init(_ step: RawStep, value: UnsafeMutablePointer<Value>?, error: UnsafeMutablePointer<Failure>?) {
         switch step {
-        case .finished(let failed): self = unsafe failed ? .failed(error!.move()) : .finished(value!.move())
+        // (A body that cannot throw did not: specialized for `Never`, the flag is not even read.)
+        case .finished(let failed):
+            self = unsafe Failure.self != Never.self && failed ? .failed(error!.move()) : .finished(value!.move())
         case .paused(let job): self = .paused(PausedJob(job))
         case .noJobsAvailable: self = .noJobsAvailable
         case .insideJob: preconditionFailure("AsyncJob.start called from inside a job: jobs do not nest")

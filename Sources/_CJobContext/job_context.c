@@ -186,15 +186,19 @@ const char *_ajctx_implementation(void) {
 }
 #endif
 
-// Runs first on every job stack: completes the sanitizers' view of the switch, then calls the
-// job's entry, which leaves through _ajctx_exit and never comes back here.
+// Runs first on every job stack: completes the sanitizers' view of the switch, then runs one
+// body after another on the same frame. After each, `_ajctx_finish_fast` switches back to the
+// resumer and returns when the record has its next body (in ASan builds `_ajctx_finish` leaves
+// the stack for good instead). The loop is here, in C, so that the finish is inlined into it.
 static void job_entry(void *data) {
     _ajctx_job *job = data;
 #if AJCTX_ASAN
     __sanitizer_finish_switch_fiber(NULL, &job->asan_caller_bottom, &job->asan_caller_size);
 #endif
-    job->entry(job);
-    __builtin_trap();
+    for (;;) {
+        job->entry(job);
+        _ajctx_finish_fast(job);
+    }
 }
 
 void _ajctx_prepare(_ajctx_job *job) {

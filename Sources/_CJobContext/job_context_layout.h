@@ -5,8 +5,7 @@
 #define AJCTX_JOB_CONTEXT_LAYOUT_H
 
 #if defined(__x86_64__)
-// [sp+0]  MXCSR (4 bytes), x87 control word (2 bytes), 2 bytes that must be zero (the switch
-//         compares the whole 8-byte slot)
+// [sp+0]  MXCSR (4 bytes), x87 control word (2 bytes), 2 bytes unused
 // [sp+8]  r15   [sp+16] r14   [sp+24] r13   [sp+32] r12   [sp+40] rbx   [sp+48] rbp
 // [sp+56] return address
 #define AJCTX_FRAME_FPCTL 0

@@ -9,14 +9,13 @@ import Glibc
 /// Runs a C job function: `delivery.body` holds the function and its argument (from `malloc`,
 /// or nil), which the job frees when the function returns, cancelled or not. Its value is an
 /// `Int32`; it never fails.
-@usableFromInline func runForeignBody(_ delivery: UnsafeMutablePointer<JobDelivery>) -> Bool {
+@usableFromInline func runForeignBody(_ delivery: UnsafeMutablePointer<JobDelivery>) {
     let words = UnsafeRawPointer(delivery)
     let function = unsafe unsafeBitCast(words.load(as: UnsafeRawPointer.self), to: ForeignJobFunction.self)
     let argument = unsafe UnsafeMutableRawPointer(mutating: words.load(fromByteOffset: MemoryLayout<UnsafeRawPointer>.size, as: UnsafeRawPointer?.self))
     let value = unsafe function(argument)
     unsafe free(argument)
     if let pointer = unsafe delivery.pointee.value { unsafe pointer.storeBytes(of: value, as: Int32.self) }
-    return false
 }
 
 extension JobRuntime {

@@ -38,17 +38,20 @@ import _CJobContext
     @usableFromInline var value: UnsafeMutableRawPointer?
     /// Uninitialized `Failure` storage on the current resumer's stack; nil when nobody wants it.
     @usableFromInline var error: UnsafeMutableRawPointer?
+    /// Set by the runner when the body threw (its error is at `error`); cleared by `prepare`.
+    @usableFromInline var failed = false
 
     @usableFromInline init() {}
 }
 
 /// Runs a job's body on its stack: moves the body out of `delivery.body`, runs it, and moves its
 /// value to `delivery.value` or its error to `delivery.error` (read after the body returns: the
-/// job may have been resumed by other code since it started). Returns true if the body threw.
+/// job may have been resumed by other code since it started). Sets `delivery.failed` if the body
+/// threw.
 ///
 /// Made by `JobSlot.runner(for:failure:)` in the caller's code, where it is specialized for the
 /// body's types and captures nothing; the core stores and calls it without knowing those types.
-@usableFromInline typealias JobBodyRunner = (UnsafeMutablePointer<JobDelivery>) -> Bool
+@usableFromInline typealias JobBodyRunner = (UnsafeMutablePointer<JobDelivery>) -> Void
 
 /// The fields Swift keeps per job, next to the C `_ajctx_job`. Only reached through `JobSlot`.
 @usableFromInline @unsafe struct JobRecord {
@@ -59,8 +62,6 @@ import _CJobContext
     /// runner's (usually absent) context beyond the one release after the call.
     var runnerStorage: (UnsafeRawPointer?, UnsafeRawPointer?) = (nil, nil)
     @usableFromInline var state: JobState = .idle
-    /// Whether the finished body threw (its error is at `delivery.error`).
-    @usableFromInline var failed = false
     /// Everything that keeps a pause off the inlined path, in one word so that the path checks
     /// it once (zero: nothing does): the number of open `blockPause` calls
     /// (`PauseGate.blockMask`), a requested cancellation (`PauseGate.cancel`), and a stack
@@ -176,10 +177,13 @@ import _CJobContext
         get { unsafe record.pointee.pauseGate & PauseGate.canary != 0 }
         nonmutating set { setGate(PauseGate.canary, newValue) }
     }
-    /// Forgets open blocks and a cancellation (a recycled job); keeps the stack's canary bit.
+    /// Forgets open blocks and a cancellation (a recycled job); keeps the stack's canary bit,
+    /// and returns it.
     @inlinable
-    func clearPauseBlocks() {
-        unsafe record.pointee.pauseGate &= PauseGate.canary
+    func clearPauseBlocks() -> UInt32 {
+        let canary = unsafe record.pointee.pauseGate & PauseGate.canary
+        unsafe record.pointee.pauseGate = canary
+        return canary
     }
     @usableFromInline func setGate(_ bit: UInt32, _ on: Bool) {
         if on { unsafe record.pointee.pauseGate |= bit } else { unsafe record.pointee.pauseGate &= ~bit }
@@ -322,6 +326,7 @@ import _CJobContext
         // (a thunk allocated on every start).
         unsafe runnerAddress.initializeMemory(as: RunnerStorage.self, to: RunnerStorage(run: runner))
         unsafe UnsafeMutableRawPointer(record).copyMemory(from: body, byteCount: JobSlot.bodyBytes)
+        unsafe record.pointee.delivery.failed = false
         if unsafe machine.pointee.reusable == 0 { prepareFirstFrame() }
     }
 
@@ -336,18 +341,25 @@ import _CJobContext
     /// that finishes moves its value to `value` or its error to `error` (see `failed`).
     @inlinable @inline(__always)
     func run(value: UnsafeMutableRawPointer?, error: UnsafeMutableRawPointer?) -> Bool {
+        unsafe enter(value: value, error: error).state == .finished
+    }
+
+    /// `run`, returning the job as the switch back hands it over (the same record: a caller that
+    /// goes on with it need not keep its own copy alive across the switch).
+    @inlinable @inline(__always)
+    func enter(value: UnsafeMutableRawPointer?, error: UnsafeMutableRawPointer?) -> JobSlot {
         unsafe record.pointee.delivery.value = value
         unsafe record.pointee.delivery.error = error
         unsafe record.pointee.state = .running
         unsafe _ajctx_set_current(machine)
         let back = unsafe JobSlot(machine: _ajctx_resume_fast(machine))
         _ajctx_set_current(nil)
-        return back.state == .finished
+        return back
     }
 
     /// Whether the body of the job that just finished threw.
     @inlinable
-    var failed: Bool { unsafe record.pointee.failed }
+    var failed: Bool { unsafe record.pointee.delivery.failed }
 
     /// Switches into a job whose result nobody wants (cancellation without the job's types).
     func runDiscardingResult() {
@@ -381,13 +393,13 @@ import _CJobContext
         unsafe _ajctx_suspend_fast(machine)
     }
 
-    /// On the job's stack: runs the body. Kept out of line so that no Swift reference of the
-    /// body's frames survives into the switch that follows.
-    @inline(never)
+    /// On the job's stack: runs the body. `jobEntry`'s code: it returns before the switch that
+    /// follows, so no Swift reference of the body's frames survives into it.
+    @inline(__always)
     func runBody() {
         let runner = unsafe runnerAddress.assumingMemoryBound(to: RunnerStorage.self).move().run
         // `delivery` is the record's first field: the record's address is the delivery's.
-        unsafe record.pointee.failed = runner(UnsafeMutableRawPointer(record).assumingMemoryBound(to: JobDelivery.self))
+        unsafe runner(UnsafeMutableRawPointer(record).assumingMemoryBound(to: JobDelivery.self))
         checkCanary()
         unsafe record.pointee.state = .finished
     }
@@ -408,12 +420,11 @@ extension JobSlot {
                 if let pointer = unsafe delivery.pointee.value {
                     unsafe pointer.assumingMemoryBound(to: Value.self).initialize(to: value)
                 }
-                return false
             case .failure(let error):
                 if let pointer = unsafe delivery.pointee.error {
                     unsafe pointer.assumingMemoryBound(to: Failure.self).initialize(to: error)
                 }
-                return true
+                unsafe delivery.pointee.failed = true
             }
         }
     }
@@ -439,15 +450,10 @@ extension JobSlot {
         guard unsafe record.pointee.generation == job.generation, unsafe _ajctx_current() == nil else { return nil }
         // A job that is not idle belongs to a pool (records leave their pool only when idle).
         let pool = unsafe record.pointee.pool.unsafelyUnwrapped
-        guard unsafe UnsafeMutableRawPointer(pool.core) == _ajctx_pool() else { return nil }
+        // (As the words they are: comparing with the optional would test it for nil first.)
+        guard unsafe UInt(bitPattern: pool.core) == unsafeBitCast(_ajctx_pool(), to: UInt.self) else { return nil }
         unsafe assert(record.pointee.state == .paused, "a resumable handle of a job that is not paused")
-        unsafe record.pointee.delivery.value = value
-        unsafe record.pointee.delivery.error = error
-        unsafe record.pointee.state = .running
-        unsafe _ajctx_set_current(slot.machine)
-        // The same job, as the switch back hands it over (nothing of the caller's lives across it).
-        let back = unsafe JobSlot(machine: _ajctx_resume_fast(slot.machine))
-        _ajctx_set_current(nil)
+        let back = unsafe slot.enter(value: value, error: error)
         if back.state == .finished { return recycleInline(back, pool: pool) }
         return .paused(JobReference(slot: back, generation: back.generation))
     }
@@ -466,10 +472,10 @@ extension JobSlot {
         guard let slot = pool.popFree() else { return nil }
         if waitContext != nil { slot.attachWaitContext(waitContext) }
         unsafe slot.prepare(runner: runner, body: body)
-        guard unsafe slot.run(value: value, error: error) else {
-            return .paused(JobReference(slot: slot, generation: slot.generation))
-        }
-        return recycleInline(slot, pool: pool)
+        // The same job, as the switch back hands it over (nothing of the caller's lives across it).
+        let back = unsafe slot.enter(value: value, error: error)
+        guard back.state == .finished else { return .paused(JobReference(slot: back, generation: back.generation)) }
+        return recycleInline(back, pool: unsafe back.record.pointee.pool.unsafelyUnwrapped)
     }
 
     /// Gives a job that just finished back to its pool (inlined: `PoolHandle.recycle` is, in the
@@ -485,9 +491,10 @@ extension JobSlot {
     /// stacks with nothing else to let go: no wait context or wake descriptor, a guarded stack of
     /// that size.
     @inlinable
-    func needsOnlyTheFreeList(stackByteCount: Int) -> Bool {
-        unsafe record.pointee.waitContextAddress == nil && machine.pointee.wake_fd < 0
-            && machine.pointee.guard_size != 0 && machine.pointee.stack_size == stackByteCount
+    func needsOnlyTheFreeList(stackByteCount: Int, canary: UInt32) -> Bool {
+        // `canary` (the gate's canary bit) is zero for a stack with a guard page.
+        unsafe canary == 0 && record.pointee.waitContextAddress == nil && machine.pointee.wake_fd < 0
+            && machine.pointee.stack_size == stackByteCount
     }
 
     /// Gives a starting job its wait context (out of line: it retains the context). Takes the
@@ -540,15 +547,10 @@ final class StackAllocatorBox: Sendable {
     }
 }
 
-/// First Swift code on every job stack. Runs one body after another on the same frame: after
-/// each, `_ajctx_finish_fast` switches back to the resumer and returns when the job's record gets
-/// its next body (in ASan builds it leaves the stack for good instead).
+/// The Swift code of every job stack: runs the record's body (the stack's C first frame calls it
+/// for each body, and switches back to the resumer after each; see `_ajctx_prepare`).
 private let jobEntry: @convention(c) (UnsafeMutablePointer<_ajctx_job>) -> Void = { machine in
-    let slot = unsafe JobSlot(machine: machine)
-    while true {
-        slot.runBody()
-        unsafe _ajctx_finish_fast(machine)
-    }
+    unsafe JobSlot(machine: machine).runBody()
 }
 
 /// Process-wide store of job records whose pool is gone, for reuse by any thread's pool.

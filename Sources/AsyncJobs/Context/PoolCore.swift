@@ -18,8 +18,9 @@ import _CJobContext
     @usableFromInline var total = 0
     /// Records on the free list.
     @usableFromInline var idle = 0
-    /// Upper bound on `total`; 0 means no limit.
-    @usableFromInline var maxSize = 0
+    /// Upper bound on `total`: `Int.max` when there is none (`maxSize` 0), so that the finish
+    /// path compares once.
+    @usableFromInline var limit = Int.max
     /// Usable stack size of new records (including the canary).
     @usableFromInline var stackByteCount: Int
     /// Where stacks come from (shared with the records whose stacks came from it).
@@ -78,10 +79,13 @@ import _CJobContext
 
     @inlinable var total: Int { unsafe core.pointee.total }
     var idle: Int { unsafe core.pointee.idle }
-    @inlinable var maxSize: Int {
-        get { unsafe core.pointee.maxSize }
-        nonmutating set { unsafe core.pointee.maxSize = newValue }
+    /// Most records the pool may own; 0 means no limit.
+    var maxSize: Int {
+        get { unsafe core.pointee.limit == .max ? 0 : core.pointee.limit }
+        nonmutating set { unsafe core.pointee.limit = newValue == 0 ? .max : newValue }
     }
+    /// Most records the pool may own (`Int.max`: no limit).
+    @inlinable var limit: Int { unsafe core.pointee.limit }
     @inlinable var stackByteCount: Int {
         get { unsafe core.pointee.stackByteCount }
         nonmutating set { unsafe core.pointee.stackByteCount = newValue }
@@ -97,9 +101,7 @@ import _CJobContext
 
     /// Whether another record may be made without passing `maxSize`.
     var canGrow: Bool {
-        let max = unsafe core.pointee.maxSize
-        let total = unsafe core.pointee.total
-        return max == 0 || total < max
+        unsafe core.pointee.total < core.pointee.limit
     }
 
     /// Takes the most recently used idle record.

@@ -32,9 +32,8 @@ extension PoolHandle {
     func recycle(_ slot: JobSlot) {
         slot.generation &+= 1
         slot.state = .idle
-        slot.clearPauseBlocks()
-        let max = maxSize
-        if slot.needsOnlyTheFreeList(stackByteCount: stackByteCount) && (max == 0 || total <= max) {
+        let canary = slot.clearPauseBlocks()
+        if slot.needsOnlyTheFreeList(stackByteCount: stackByteCount, canary: canary) && total <= limit {
             pushFree(slot)
         } else {
             recycleSlowly(slot)
@@ -46,8 +45,7 @@ extension PoolHandle {
     func recycleSlowly(_ slot: JobSlot) {
         if slot.hasWaitContext { slot.waitContext = nil }
         if let fd = slot.existingWakeFD { EventCounter.drain(fd) }
-        let max = maxSize
-        if (max != 0 && total > max) || slot.stack?.byteCount != stackByteCount {
+        if total > limit || slot.stack?.byteCount != stackByteCount {
             release(slot)
         } else {
             pushFree(slot)
@@ -75,8 +73,7 @@ extension PoolHandle {
     /// no longer the pool's.
     func trim() {
         for slot in allSlots where slot.state == .idle {
-            let overLimit = maxSize != 0 && total > maxSize
-            if overLimit || slot.stack?.byteCount != stackByteCount {
+            if total > limit || slot.stack?.byteCount != stackByteCount {
                 removeFree(slot)
                 release(slot)
             }

@@ -43,7 +43,8 @@ typedef struct _ajctx_job {
     /// Lowest usable byte of the job's stack and its usable size (for sanitizers and valgrind).
     void *_Nullable stack_low;
     size_t stack_size;
-    /// Called on the job's stack with this structure; must never return.
+    /// Called on the job's stack with this structure to run one body; the stack's first frame
+    /// calls it again for each next body (see `_ajctx_finish`).
     void (*_Nullable entry)(struct _ajctx_job *job);
     /// The Swift object that owns this job (opaque to C).
     void *_Nullable owner;
@@ -66,7 +67,8 @@ typedef struct _ajctx_job {
     uint32_t reusable;
 } _ajctx_job;
 
-/// Prepares `job` to run `job->entry` on the stack [`stack_low`, `stack_low + stack_size`) at its
+/// Prepares `job` to run `job->entry` (and, after each return, `_ajctx_finish` and the entry
+/// again) on the stack [`stack_low`, `stack_low + stack_size`) at its
 /// next `_ajctx_resume`. Any earlier frame on that stack is forgotten. Registers the stack with
 /// the sanitizers the first time.
 void _ajctx_prepare(_ajctx_job *job);
