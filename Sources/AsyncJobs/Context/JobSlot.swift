@@ -38,16 +38,22 @@ import _CJobContext
     @usableFromInline var value: UnsafeMutableRawPointer?
     /// Uninitialized `Failure` storage on the current resumer's stack; nil when nobody wants it.
     @usableFromInline var error: UnsafeMutableRawPointer?
-    /// Set by the runner when the body threw (its error is at `error`); cleared by `prepare`.
-    @usableFromInline var failed = false
 
     @usableFromInline init() {}
+
+    /// Records that the body threw (its error is at `error`): sets `JobRecord.failed` of the
+    /// record whose first field `delivery` is (a flag here would make every record 16 bytes
+    /// larger).
+    @inlinable
+    static func markFailed(_ delivery: UnsafeMutablePointer<JobDelivery>) {
+        unsafe UnsafeMutableRawPointer(delivery).assumingMemoryBound(to: JobRecord.self).pointee.failed = true
+    }
 }
 
 /// Runs a job's body on its stack: moves the body out of `delivery.body`, runs it, and moves its
 /// value to `delivery.value` or its error to `delivery.error` (read after the body returns: the
-/// job may have been resumed by other code since it started). Sets `delivery.failed` if the body
-/// threw.
+/// job may have been resumed by other code since it started). Marks the record failed if the
+/// body threw (`JobDelivery.markFailed`).
 ///
 /// Made by `JobSlot.runner(for:failure:)` in the caller's code, where it is specialized for the
 /// body's types and captures nothing; the core stores and calls it without knowing those types.
@@ -62,6 +68,8 @@ import _CJobContext
     /// runner's (usually absent) context beyond the one release after the call.
     var runnerStorage: (UnsafeRawPointer?, UnsafeRawPointer?) = (nil, nil)
     @usableFromInline var state: JobState = .idle
+    /// Whether the finished body threw (its error is at `delivery.error`); cleared by `prepare`.
+    @usableFromInline var failed = false
     /// Everything that keeps a pause off the inlined path, in one word so that the path checks
     /// it once (zero: nothing does): the number of open `blockPause` calls
     /// (`PauseGate.blockMask`), a requested cancellation (`PauseGate.cancel`), and a stack
@@ -326,7 +334,7 @@ import _CJobContext
         // (a thunk allocated on every start).
         unsafe runnerAddress.initializeMemory(as: RunnerStorage.self, to: RunnerStorage(run: runner))
         unsafe UnsafeMutableRawPointer(record).copyMemory(from: body, byteCount: JobSlot.bodyBytes)
-        unsafe record.pointee.delivery.failed = false
+        unsafe record.pointee.failed = false
         if unsafe machine.pointee.reusable == 0 { prepareFirstFrame() }
     }
 
@@ -359,7 +367,7 @@ import _CJobContext
 
     /// Whether the body of the job that just finished threw.
     @inlinable
-    var failed: Bool { unsafe record.pointee.delivery.failed }
+    var failed: Bool { unsafe record.pointee.failed }
 
     /// Switches into a job whose result nobody wants (cancellation without the job's types).
     func runDiscardingResult() {
@@ -424,7 +432,7 @@ extension JobSlot {
                 if let pointer = unsafe delivery.pointee.error {
                     unsafe pointer.assumingMemoryBound(to: Failure.self).initialize(to: error)
                 }
-                unsafe delivery.pointee.failed = true
+                unsafe JobDelivery.markFailed(delivery)
             }
         }
     }
