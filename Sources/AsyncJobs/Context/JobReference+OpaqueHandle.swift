@@ -25,10 +25,12 @@ extension JobReference {
         unsafe _ajctx_prefetch_job(slot.machine)
     }
 
-    /// Brings the top of the paused job's stack into the cache ahead of a resume.
+    /// Brings the top of the paused job's stack, and its wait context, into the cache ahead of a
+    /// resume (after `prefetchRecord`: this reads the record).
     @inline(__always)
     func prefetchStack() {
         unsafe _ajctx_prefetch_stack(slot.machine)
+        if let context = unsafe slot.record.pointee.waitContextAddress { unsafe _ajctx_prefetch_object(context) }
     }
 }
 

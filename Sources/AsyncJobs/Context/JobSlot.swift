@@ -236,6 +236,13 @@ import _CJobContext
     }
     var hasWaitContext: Bool { unsafe record.pointee.waitContextAddress != nil }
 
+    /// Calls `body` with the job's wait context, borrowed (no retain: the record holds it, and
+    /// only the job's own thread replaces it); nil without a wait context.
+    func withWaitContext<Result>(_ body: (WaitContext) -> Result) -> Result? {
+        guard let address = unsafe record.pointee.waitContextAddress else { return nil }
+        return unsafe Unmanaged<WaitContext>.fromOpaque(address)._withUnsafeGuaranteedRef { body($0) }
+    }
+
     /// Inside a resumed job: forgets the wait context's added and deleted marks (SEMANTICS.md),
     /// without retaining the context. Out of line: the inlined pause calls it only when the job
     /// has a wait context.

@@ -226,14 +226,17 @@ enum EngineWaiting {
         guard let slot = JobSlot.current else { return nil }
         if slot.cancelRequested { throw CancellationError() }
         if slot.blockCount != 0 { return nil }
-        guard let context = slot.waitContext else {
+        // OpenSSL's rule: with a callback set, use it (and report the submission in the status).
+        // One lock for the callback, the status and the fd lookup: this runs once per operation.
+        // (The context is borrowed from the running job's record, which holds it: no retain.)
+        guard let found = slot.withWaitContext({ context in context.engineTarget(forKey: key) }) else {
             // A job without a wait context can still pause; someone must wake it some other way
             // (first design); we cannot know who, so wait on the thread instead.
             return nil
         }
-        // OpenSSL's rule: with a callback set, use it (and report the submission in the status).
-        // One lock for the callback, the status and the fd lookup: this runs once per operation.
-        if let found = context.engineTarget(forKey: key) { return found }
+        if let found { return found }
+        // This engine's first operation in this context: give it an eventfd.
+        guard let context = slot.waitContext else { return nil }
         switch EventCounter.make() {
         case .failure(let errno):
             throw AsyncJobError(.waitDescriptorUnavailable, underlying: errno)
@@ -272,9 +275,14 @@ extension WaitContext {
     /// yet.
     func engineTarget(forKey key: Key) -> NotificationTarget? {
         state.withLock { state -> NotificationTarget? in
+            // The batch form first: it is set only together with `callback`, and reading it
+            // does not copy (retain and release) the callback closure.
+            if let batch = state.batchCallback {
+                state.status = .ok
+                return .batchCallback(batch)
+            }
             if let callback = state.callback {
                 state.status = .ok
-                if let batch = state.batchCallback { return .batchCallback(batch) }
                 return .callback(callback)
             }
             var position = state.entries.endIndex

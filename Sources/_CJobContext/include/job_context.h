@@ -170,6 +170,13 @@ static inline void _ajctx_prefetch_stack(const _ajctx_job *job) {
     __builtin_prefetch(sp + 320);
 }
 
+/// Asks the cache for the first two lines of an object the resumed job touches at once (its
+/// wait context).
+static inline void _ajctx_prefetch_object(const void *object) {
+    __builtin_prefetch(object);
+    __builtin_prefetch((const char *)object + 64);
+}
+
 // ---- Bare switch, for the context tests and the benchmark floor only ----
 
 /// Builds a first frame below `stack_top` (aligned down to 16 bytes) that calls
