@@ -149,6 +149,36 @@ struct JobLoopTests {
         accelerator.shutdown()
     }
 
+    @Test(arguments: [JobLoop.Configuration.Notification.waitFD, .callback])
+    func aCallbackAJobSetsEndsWithTheJob(notification: JobLoop.Configuration.Notification) async throws {
+        // Entries reuse their wait context, and an engine calls a callback before it looks for
+        // its fd: the next job on the entry must be woken the loop's way, not through the
+        // callback the previous job left (which wakes nobody here). One entry, so both jobs
+        // share it; the timeout turns a regression into a failure instead of a hang.
+        let loop = try JobLoop.spawn(configuration: .init(maxConcurrentJobs: 1, notification: notification))
+        let accelerator = try SimulatedAccelerator(latency: .microseconds(300), slots: 4)
+        let strayCalls = Atomic(0)
+        let first = CompletionLog<Int>(count: 1)
+        loop.submit({ () -> Int in
+            guard let context = AsyncJob.currentWaitContext else { return -1 }
+            context.callback = { strayCalls.wrappingAdd(1, ordering: .relaxed) }
+            return 1
+        }) { first.record(0, $0) }
+        await first.latch.wait()
+        #expect((try? first.all[0].first?.get()) == 1)
+        let second = CompletionLog<Int>(count: 1)
+        loop.submit(timeout: .seconds(10), {
+            var sum = 0
+            for step in 0..<3 { sum += try accelerator.perform(step) }
+            return sum
+        }) { second.record(0, $0) }
+        await second.latch.wait()
+        #expect((try? second.all[0].first?.get()) == 3)
+        #expect(strayCalls.load(ordering: .relaxed) == 0)
+        loop.shutdownAndWait()
+        accelerator.shutdown()
+    }
+
     // The accelerator's timer thread wakes ahead of deadlines to make up for its wake-up
     // latency; it must still complete nothing early. Lower bounds only: they hold by design.
 

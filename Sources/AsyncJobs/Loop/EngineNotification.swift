@@ -53,7 +53,7 @@ protocol CompletionBatchSink: AnyObject, Sendable {
 }
 
 /// A wait-context callback that is also reachable as a batch: entry `index` of `sink`. Set by
-/// the loop together with the plain callback (``WaitContext/setCallback(_:batch:)``), and
+/// the loop together with the plain callback (`WaitContext.restoreLoopCallback(_:batch:)`), and
 /// cleared whenever the callback is set any other way, so it always means the same thing as
 /// the callback.
 ///

@@ -26,6 +26,10 @@ final class LoopEntry {
     var isReady = false
     /// Whether this job's timeout (if any) was armed: set at its first pause.
     var timeoutArmed = false
+    /// The callback the loop gives the wait context (callback mode; nil in fd mode), put back
+    /// when a job that replaced it ends.
+    var loopCallback: (@Sendable () -> Void)?
+    var loopBatch: BatchCallback?
 
     init(index: Int) {
         self.index = index
@@ -270,7 +274,9 @@ final class JobLoopCore {
         if configuration.notification == .callback {
             let loop = self.loop
             let index = Int32(entry.index)
-            entry.waitContext.setCallback({ loop.callbackFired(index) }, batch: BatchCallback(sink: loop, index: index))
+            entry.loopCallback = { loop.callbackFired(index) }
+            entry.loopBatch = BatchCallback(sink: loop, index: index)
+            _ = entry.waitContext.restoreLoopCallback(entry.loopCallback, batch: entry.loopBatch)
         }
         entries.append(entry)
         return entry
@@ -372,6 +378,8 @@ final class JobLoopCore {
 
     /// The entry's work is over: back to the idle list (its wait context and watched fds stay).
     private func retire(_ entry: LoopEntry) {
+        // The wait context serves the entry's next job: undo a callback its job set.
+        _ = entry.waitContext.restoreLoopCallback(entry.loopCallback, batch: entry.loopBatch)
         _ = entry.work?.markDone()
         entry.work = nil
         entry.isPaused = false
@@ -479,6 +487,8 @@ final class JobLoopCore {
     func tearDown() {
         for entry in entries {
             entry.waitContext.callback = nil
+            entry.loopCallback = nil
+            entry.loopBatch = nil
             entry.waitContext.runCleanups()
             watchedCount -= entry.watched.count
             entry.watched = []
