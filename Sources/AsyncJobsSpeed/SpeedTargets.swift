@@ -142,7 +142,8 @@ public enum SpeedTargets {
             } else {
                 verdicts.append(
                     Verdict(
-                        name: "share of ideal, \(run.result.concurrency) jobs, \(notify) (ideal beyond one \(notify) loop)",
+                        name: "share of ideal, \(run.result.concurrency) jobs, \(notify) "
+                            + "(ideal beyond one \(notify) loop)",
                         measured: Format.percent(share), goal: "(info)", met: true))
             }
         }
@@ -171,7 +172,9 @@ public enum SpeedTargets {
             let best = jobRuns.filter { $0.notification == notification }.map(\.result.operationsPerSecond).max() ?? 0
             let notify = notification == .waitFD ? "fd" : "callback"
             verdicts.append(
-                Verdict(name: "best rate one loop thread reached, \(notify)", measured: Format.count(best), goal: "(info)", met: true))
+                Verdict(
+                    name: "best rate one loop thread reached, \(notify)", measured: Format.count(best), goal: "(info)",
+                    met: true))
         }
         return verdicts
     }
