@@ -255,18 +255,16 @@ public final class WaitContext: Sendable {
 
     /// Puts back the callback a JobLoop entry runs its jobs with (nil and nil: none) if a job
     /// replaced or cleared it, so that the entry's next job is woken the loop's way. One lock.
-    /// - Returns: whether it had to.
-    func restoreLoopCallback(_ callback: (@Sendable () -> Void)?, batch: BatchCallback?) -> Bool {
+    func restoreLoopCallback(_ callback: (@Sendable () -> Void)?, batch: BatchCallback?) {
         state.withLock { state in
             // `batchCallback` is cleared whenever the callback is set any other way.
             let intact =
                 state.foreignCallback == nil
                 && (batch.map { state.batchCallback === $0 } ?? (state.callback == nil && state.batchCallback == nil))
-            if intact { return false }
+            if intact { return }
             state.callback = callback
             state.batchCallback = batch
             state.foreignCallback = nil
-            return true
         }
     }
 

@@ -490,6 +490,8 @@ extension JobSlot {
         // The same job, as the switch back hands it over (nothing of the caller's lives across it).
         let back = unsafe slot.enter(value: value, error: error)
         guard back.state == .finished else { return .paused(JobReference(slot: back, generation: back.generation)) }
+        // The record's pool (the same as `pool`): reading it again costs less than keeping
+        // `pool` alive across the switch (205 vs 207 instructions a start -> finish).
         return recycleInline(back, pool: unsafe back.record.pointee.pool.unsafelyUnwrapped)
     }
 

@@ -276,7 +276,7 @@ final class JobLoopCore {
             let index = Int32(entry.index)
             entry.loopCallback = { loop.callbackFired(index) }
             entry.loopBatch = BatchCallback(sink: loop, index: index)
-            _ = entry.waitContext.restoreLoopCallback(entry.loopCallback, batch: entry.loopBatch)
+            entry.waitContext.restoreLoopCallback(entry.loopCallback, batch: entry.loopBatch)
         }
         entries.append(entry)
         return entry
@@ -379,7 +379,7 @@ final class JobLoopCore {
     /// The entry's work is over: back to the idle list (its wait context and watched fds stay).
     private func retire(_ entry: LoopEntry) {
         // The wait context serves the entry's next job: undo a callback its job set.
-        _ = entry.waitContext.restoreLoopCallback(entry.loopCallback, batch: entry.loopBatch)
+        entry.waitContext.restoreLoopCallback(entry.loopCallback, batch: entry.loopBatch)
         _ = entry.work?.markDone()
         entry.work = nil
         entry.isPaused = false

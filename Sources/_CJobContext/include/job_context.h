@@ -68,9 +68,9 @@ typedef struct _ajctx_job {
 } _ajctx_job;
 
 /// Prepares `job` to run `job->entry` (and, after each return, `_ajctx_finish` and the entry
-/// again) on the stack [`stack_low`, `stack_low + stack_size`) at its
-/// next `_ajctx_resume`. Any earlier frame on that stack is forgotten. Registers the stack with
-/// the sanitizers the first time.
+/// again) on the stack [`stack_low`, `stack_low + stack_size`) at its next `_ajctx_resume`. Any
+/// earlier frame on that stack is forgotten. Registers the stack with the sanitizers the first
+/// time.
 void _ajctx_prepare(_ajctx_job *job);
 
 /// Switches from the resumer into the job; returns when the job suspends, finishes or exits.
