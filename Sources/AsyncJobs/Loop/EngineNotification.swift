@@ -137,11 +137,14 @@ final class EngineRequest: Sendable {
     let target: NotificationTarget
     /// What a worker runs (nil for an accelerator request, which only waits).
     private let work: (@Sendable () throws -> any Sendable)?
-    private let outcome = Mutex<Outcome>(.pending)
+    /// Where a worker leaves the result of `work` (nil with no work: an accelerator request
+    /// makes no lock).
+    private let outcome: Mutex<Outcome>?
 
     init(target: NotificationTarget, work: (@Sendable () throws -> any Sendable)?) {
         self.target = target
         self.work = work
+        self.outcome = work == nil ? nil : Mutex(.pending)
         if case .waitFD(let box) = target { box.retainForOperation() }
     }
 
@@ -149,7 +152,7 @@ final class EngineRequest: Sendable {
 
     /// On a worker: runs the work unless the job gave up on it, stores its result, announces.
     func execute() {
-        guard state.load(ordering: .relaxed) == Self.pending, let work else { return complete() }
+        guard state.load(ordering: .relaxed) == Self.pending, let work, let outcome else { return complete() }
         let result: Outcome
         do { result = .value(try work()) } catch { result = .error(error) }
         outcome.withLock { $0 = result }
@@ -204,6 +207,7 @@ final class EngineRequest: Sendable {
 
     /// The value or error of a done request that ran work returning `Value`.
     func takeResult<Value>(as: Value.Type) throws -> Value {
+        guard let outcome else { preconditionFailure("EngineRequest result taken from a request without work") }
         let result = outcome.withLock { outcome in
             defer { outcome = .pending }
             return outcome

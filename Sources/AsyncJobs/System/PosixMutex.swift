@@ -13,23 +13,32 @@ typealias Mutex = PosixMutex
 
 /// A value protected by a pthread mutex.
 ///
-/// Invariant: `value` is only read or written between `pthread_mutex_lock` and
-/// `pthread_mutex_unlock` of `mutex`, which lives in its own allocation for the object's life.
-@safe package final class PosixMutex<Value>: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var value: Value
+/// One allocation holds both: the value is the header of a `ManagedBuffer` and the
+/// `pthread_mutex_t` its one tail element, so the mutex has a stable address for the buffer's
+/// life without an allocation of its own (a lock per engine request made two allocations and an
+/// aligned one, about 450 instructions of the loop thread's 3,100 per operation). Copies share
+/// the lock, like references to one object.
+///
+/// Invariant: the header is only read or written between `pthread_mutex_lock` and
+/// `pthread_mutex_unlock` of the tail element, which is initialised when the buffer is made and
+/// destroyed in its `deinit`.
+@safe package struct PosixMutex<Value>: @unchecked Sendable {
+    /// The value and the mutex (see the type's invariant).
+    @safe private final class Storage: ManagedBuffer<Value, pthread_mutex_t> {
+        deinit {
+            _ = unsafe withUnsafeMutablePointerToElements { unsafe pthread_mutex_destroy($0) }
+        }
+    }
+
+    private let storage: Storage
 
     /// Creates the lock around `value`.
     package init(_ value: consuming Value) {
-        unsafe mutex = .allocate(capacity: 1)
-        let result = unsafe pthread_mutex_init(mutex, nil)
+        let initial = consume value
+        let buffer = unsafe Storage.create(minimumCapacity: 1) { _ in initial }
+        storage = unsafe unsafeDowncast(buffer, to: Storage.self)
+        let result = unsafe storage.withUnsafeMutablePointerToElements { unsafe pthread_mutex_init($0, nil) }
         precondition(result == 0, "pthread_mutex_init failed: \(result)")
-        self.value = value
-    }
-
-    deinit {
-        _ = unsafe pthread_mutex_destroy(mutex)
-        unsafe mutex.deallocate()
     }
 
     /// Runs `body` with exclusive access to the value.
@@ -37,9 +46,11 @@ typealias Mutex = PosixMutex
     package func withLock<Result, Failure: Error>(
         _ body: (inout Value) throws(Failure) -> Result
     ) throws(Failure) -> Result {
-        let locked = unsafe pthread_mutex_lock(mutex)
-        precondition(locked == 0, "pthread_mutex_lock failed: \(locked)")
-        defer { _ = unsafe pthread_mutex_unlock(mutex) }
-        return try body(&value)
+        try unsafe storage.withUnsafeMutablePointers { (value, mutex) throws(Failure) -> Result in
+            let locked = unsafe pthread_mutex_lock(mutex)
+            precondition(locked == 0, "pthread_mutex_lock failed: \(locked)")
+            defer { _ = unsafe pthread_mutex_unlock(mutex) }
+            return try unsafe body(&value.pointee)
+        }
     }
 }
