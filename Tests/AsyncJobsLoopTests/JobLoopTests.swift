@@ -220,6 +220,40 @@ struct JobLoopTests {
         accelerator.shutdown()
     }
 
+    /// Hundreds of requests in flight make the device moderate its completions (in callback
+    /// mode with an interval adapted to the loop): late is allowed, early never.
+    @Test(arguments: [JobLoop.Configuration.Notification.waitFD, .callback])
+    func aModeratingAcceleratorNeverCompletesARequestBeforeItsLatency(
+        notification: JobLoop.Configuration.Notification
+    ) async throws {
+        let latency: Duration = .milliseconds(1)
+        let jobs = 400
+        let accelerator = try SimulatedAccelerator(latency: latency, slots: jobs)
+        let clock = ContinuousClock()
+        let loop = try JobLoop.spawn(configuration: .init(maxConcurrentJobs: jobs, notification: notification))
+        let log = CompletionLog<Duration>(count: jobs)
+        for index in 0..<jobs {
+            loop.submit({
+                var shortest = Duration.seconds(60)
+                for round in 0..<10 {
+                    let start = clock.now
+                    let answer = try accelerator.perform(index * 10 + round)
+                    shortest = min(shortest, clock.now - start)
+                    if answer != index * 10 + round { return .zero }
+                }
+                return shortest
+            }) { log.record(index, $0) }
+        }
+        await log.latch.wait()
+        for results in log.all {
+            let shortest = try #require(try? results.first?.get())
+            #expect(shortest >= latency)
+        }
+        #expect(accelerator.completedCount == jobs * 10)
+        loop.shutdownAndWait()
+        accelerator.shutdown()
+    }
+
     @Test func errorsThrownByOffloadedWorkAreRethrownByPerform() async throws {
         let loop = try JobLoop.spawn()
         let engine = try OffloadEngine(workers: 1)

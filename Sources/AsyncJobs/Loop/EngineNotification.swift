@@ -49,7 +49,11 @@ protocol CompletionBatchSink: AnyObject, Sendable {
     /// The job on entry `index` can go on. Any thread.
     func entryReady(_ index: Int32)
     /// The jobs on these entries can go on. Any thread.
-    func entriesReady(_ indices: [Int32])
+    /// - Returns: whether the sink had taken every earlier announcement (it keeps up, so
+    ///   completions reaching it sooner would be handled sooner). An engine that holds
+    ///   completions back to save wake-ups (the accelerator's moderation) holds them less.
+    @discardableResult
+    func entriesReady(_ indices: [Int32]) -> Bool
 }
 
 /// A wait-context callback that is also reachable as a batch: entry `index` of `sink`. Set by
@@ -94,11 +98,15 @@ struct CompletionBatch: ~Copyable {
     }
 
     /// Announces what was gathered. Call it before the engine thread sleeps.
-    mutating func flush() {
-        guard let sink, !indices.isEmpty else { return }
-        sink.entriesReady(indices)
+    /// - Returns: nil if nothing was announced; else whether the (last) sink kept up (see
+    ///   ``CompletionBatchSink/entriesReady(_:)``).
+    @discardableResult
+    mutating func flush() -> Bool? {
+        guard let sink, !indices.isEmpty else { return nil }
+        let caughtUp = sink.entriesReady(indices)
         indices.removeAll(keepingCapacity: true)
         self.sink = nil
+        return caughtUp
     }
 }
 

@@ -301,11 +301,15 @@ public final class JobLoop: Sendable {
 
     /// Wait-context callbacks fired for these entries (an engine's batch): one lock, at most
     /// one wake. Any thread.
-    func callbacksFired(_ indices: [Int32]) {
+    /// - Returns: whether the loop had taken every callback queued before these.
+    @discardableResult
+    func callbacksFired(_ indices: [Int32]) -> Bool {
         shared.withLock { shared in
-            if shared.finished { return }
+            if shared.finished { return false }
+            let caughtUp = shared.callbacks.isEmpty
             shared.callbacks.append(contentsOf: indices)
             wakeIfSleeping(&shared)
+            return caughtUp
         }
     }
 
@@ -330,5 +334,5 @@ public final class JobLoop: Sendable {
 
 extension JobLoop: CompletionBatchSink {
     func entryReady(_ index: Int32) { callbackFired(index) }
-    func entriesReady(_ indices: [Int32]) { callbacksFired(indices) }
+    func entriesReady(_ indices: [Int32]) -> Bool { callbacksFired(indices) }
 }
