@@ -11,7 +11,8 @@ struct SpeedCommand: ParsableCommand {
         discussion: """
             Each operation runs three ways for --seconds each: synchronously on one thread, as --jobs jobs \
             on one job loop thread (each pausing while the engine works), and with Swift concurrency (a task \
-            per operation awaiting the same engine, --jobs in flight). --targets measures the project's \
+            per operation awaiting the same engine, --jobs in flight); --variant runs only some of them (to \
+            profile one). --targets measures the project's \
             performance targets instead (accelerator runs at several job counts).
             """
     )
@@ -41,6 +42,11 @@ struct SpeedCommand: ParsableCommand {
     @Option(help: "Parallel slots of the simulated accelerator.")
     var slots = 10_000
 
+    @Option(
+        name: .customLong("variant"),
+        help: "Run only this variant (repeatable): sync, jobs or concurrency (default: all three, compared).")
+    var variants: [SpeedVariant] = []
+
     @Flag(help: "Measure the performance targets (accelerator runs at 10 to 10,000 jobs, both notify modes).")
     var targets = false
 
@@ -69,7 +75,7 @@ struct SpeedCommand: ParsableCommand {
         var failed = false
         for operation in chosen {
             var results: [VariantResult] = []
-            for variant in SpeedVariant.allCases {
+            for variant in variants.isEmpty ? SpeedVariant.allCases : variants {
                 let result = try runner.measure(operation, as: variant)
                 failed = failed || result.error != nil
                 results.append(result)
@@ -81,3 +87,4 @@ struct SpeedCommand: ParsableCommand {
 }
 
 extension SpeedOperation: ExpressibleByArgument {}
+extension SpeedVariant: ExpressibleByArgument {}
