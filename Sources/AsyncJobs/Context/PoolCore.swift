@@ -121,20 +121,24 @@ import _CJobContext
         unsafe core.pointee.idle &+= 1  // at most the number of records
     }
 
-    /// Takes a specific idle record off the free list (when shrinking the pool).
-    func removeFree(_ slot: JobSlot) {
+    /// Takes the idle records that `shouldGo` picks off the free list, in one pass (when
+    /// shrinking the pool), keeping the others in their order.
+    func removeFree(where shouldGo: (JobSlot) -> Bool) -> [JobSlot] {
+        var removed: [JobSlot] = []
         var previous: JobSlot? = nil
         var cursor = unsafe core.pointee.free
         while let current = cursor {
-            if current == slot {
-                if let previous { previous.nextFree = current.nextFree } else { unsafe core.pointee.free = current.nextFree }
+            cursor = current.nextFree
+            if shouldGo(current) {
+                if let previous { previous.nextFree = cursor } else { unsafe core.pointee.free = cursor }
                 current.nextFree = nil
                 unsafe core.pointee.idle -= 1
-                return
+                removed.append(current)
+            } else {
+                previous = current
             }
-            previous = current
-            cursor = current.nextFree
         }
+        return removed
     }
 
     /// Adds a new record (in use, not free) to the pool's list.
