@@ -22,14 +22,19 @@ public final class WaitContext: Sendable {
     /// Identifies the engine that owns a wait descriptor; unique to that engine.
     public struct Key: Hashable, Sendable {
         let base: any Hashable & Sendable
+        /// `base` when it is an `ObjectIdentifier` (what engines use), compared without a
+        /// dynamic cast: an engine looks its key up at every operation.
+        let identifier: ObjectIdentifier?
 
         /// A key made of any hashable value, for example an engine object's `ObjectIdentifier`.
         public init(_ base: some Hashable & Sendable) {
             self.base = base
+            self.identifier = base as? ObjectIdentifier
         }
 
         public static func == (lhs: Key, rhs: Key) -> Bool {
-            lhs.base.isEqual(to: rhs.base)
+            if let left = lhs.identifier, let right = rhs.identifier { return left == right }
+            return lhs.base.isEqual(to: rhs.base)
         }
 
         public func hash(into hasher: inout Hasher) {

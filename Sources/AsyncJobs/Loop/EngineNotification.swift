@@ -301,7 +301,7 @@ extension WaitContext {
             while position > state.entries.startIndex {
                 position -= 1
                 let entry = state.entries[position]
-                if !entry.deleted, let box = entry.customData as? EngineWaitFD, entry.key == key { return .waitFD(box) }
+                if !entry.deleted, entry.key == key, let box = entry.customData as? EngineWaitFD { return .waitFD(box) }
             }
             return nil
         }
