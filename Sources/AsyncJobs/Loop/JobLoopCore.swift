@@ -191,7 +191,18 @@ final class JobLoopCore {
 
     private func handleCallbacks() {
         guard !callbacks.isEmpty else { return }
-        for index in callbacks where Int(index) < entries.count { markReady(entries[Int(index)]) }
+        // The ready list is moved into a local for the batch: appending to the property would
+        // check exclusive access at every callback, a local is checked at compile time.
+        var ready: [LoopEntry] = []
+        swap(&ready, &self.ready)
+        let entries = self.entries
+        for index in callbacks where Int(index) < entries.count {
+            let entry = entries[Int(index)]
+            guard entry.isPaused, !entry.isReady else { continue }
+            entry.isReady = true
+            ready.append(entry)
+        }
+        swap(&ready, &self.ready)
         callbacks.removeAll(keepingCapacity: true)
     }
 
