@@ -75,7 +75,18 @@ extension PoolHandle {
         // One pass over the free list each (taking records out of it one by one from a list of
         // all of them was quadratic: a second of teardown at 10,000 jobs).
         for slot in removeFree(where: { $0.stack?.byteCount != stackByteCount }) { release(slot) }
-        while total > limit, let slot = popFree() { release(slot) }
+        // Above the limit: the least recently used go (the free list's tail); the ones kept are
+        // the likeliest to be warm in the cache.
+        guard total > limit else { return }
+        var keep = max(0, idle - (total - limit))
+        let excess = removeFree { _ in
+            if keep > 0 {
+                keep -= 1
+                return false
+            }
+            return true
+        }
+        for slot in excess { release(slot) }
     }
 
     /// Cancels every paused job and frees every job. Jobs paused in it are run to completion with
