@@ -58,6 +58,9 @@ struct SpeedCommand: ParsableCommand {
         guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
         guard latencyUs >= 0, slots >= 1 else { throw ValidationError("--latency-us >= 0 and --slots >= 1") }
+        guard !targets || variants.isEmpty else {
+            throw ValidationError("--variant does not apply to --targets (which runs its own set)")
+        }
     }
 
     func run() throws {

@@ -52,5 +52,18 @@ if [ $status -eq 0 ]; then
     done
   done
   sed -n '1,2p' "$out"
+  # --variant runs only the variants named; --targets refuses it.
+  step "speed accel --variant jobs" "$bin" speed accel --variant jobs --seconds 0.5 --jobs 32 --no-progress
+  out=$LAST_LOG
+  if ! grep -qF "jobs, 1 loop thread" "$out" || grep -qE "^sync, 1 thread|^Swift concurrency" "$out"; then
+    echo "  speed accel --variant jobs: expected the jobs row only"
+    cat "$out"
+    status=1
+  fi
+  if "$bin" speed --targets --variant jobs >"$out" 2>&1 || ! grep -qF -- "--variant does not apply to --targets" "$out"; then
+    echo "  speed --targets --variant jobs: expected a usage error naming the rule"
+    cat "$out"
+    status=1
+  fi
 fi
 exit $status
