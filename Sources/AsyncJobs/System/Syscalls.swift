@@ -53,9 +53,8 @@ enum EventCounter {
     /// Adds 1 to the counter, making the fd readable. Retries on EINTR; EAGAIN (counter at its
     /// maximum) already means readable.
     static func signal(_ fd: FileDescriptor) {
-        var one: UInt64 = 1
         while true {
-            let written = unsafe write(fd.rawValue, &one, 8)
+            let written = aj_eventfd_add(fd.rawValue, 1)
             let error = errno
             if written == 8 || error == EAGAIN { return }
             if error == EINTR { continue }
@@ -71,7 +70,7 @@ enum EventCounter {
     static func drain(_ fd: FileDescriptor) -> UInt64 {
         var value: UInt64 = 0
         while true {
-            let count = unsafe read(fd.rawValue, &value, 8)
+            let count = unsafe aj_eventfd_take(fd.rawValue, &value)
             let error = errno
             if count == 8 { return value }
             if error == EINTR { continue }
