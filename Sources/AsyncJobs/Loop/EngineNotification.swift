@@ -297,11 +297,16 @@ extension WaitContext {
                 state.status = .ok
                 return .callback(callback)
             }
+            if let found = state.engineLookup, found.key == key.identifier { return .waitFD(found.box) }
             var position = state.entries.endIndex
             while position > state.entries.startIndex {
                 position -= 1
                 let entry = state.entries[position]
-                if !entry.deleted, entry.key == key, let box = entry.customData as? EngineWaitFD { return .waitFD(box) }
+                if !entry.deleted, entry.key == key, let box = entry.customData as? EngineWaitFD {
+                    // Valid until the entries change (State clears it then).
+                    if let identifier = key.identifier { state.engineLookup = (identifier, box) }
+                    return .waitFD(box)
+                }
             }
             return nil
         }
