@@ -191,22 +191,22 @@ final class JobLoopCore {
 
     private func handleCallbacks() {
         guard !callbacks.isEmpty else { return }
-        // The ready list is moved into a local for the batch: appending to the property would
-        // check exclusive access at every callback, a local is checked at compile time.
         var ready: [LoopEntry] = []
         swap(&ready, &self.ready)
         let entries = self.entries
-        for index in callbacks where Int(index) < entries.count {
-            let entry = entries[Int(index)]
-            guard entry.isPaused, !entry.isReady else { continue }
-            entry.isReady = true
-            ready.append(entry)
-        }
+        for index in callbacks where Int(index) < entries.count { Self.markReady(entries[Int(index)], in: &ready) }
         swap(&ready, &self.ready)
         callbacks.removeAll(keepingCapacity: true)
     }
 
     private func markReady(_ entry: LoopEntry) {
+        Self.markReady(entry, in: &ready)
+    }
+
+    /// Queues a paused entry for resumption once. Batches pass the ready list moved into a
+    /// local: appending to the property checks exclusive access at each call, a local is
+    /// checked at compile time.
+    private static func markReady(_ entry: LoopEntry, in ready: inout [LoopEntry]) {
         guard entry.isPaused, !entry.isReady else { return }
         entry.isReady = true
         ready.append(entry)
@@ -481,14 +481,18 @@ final class JobLoopCore {
         if timeout == 0 && watchedCount == 0 { return }
         let count = events.wait(on: loop.epollFD, timeoutMilliseconds: timeout)
         if slept { loop.shared.withLock { $0.sleeping = false } }
+        var ready: [LoopEntry] = []
+        swap(&ready, &self.ready)
+        let entries = self.entries
         for position in 0..<count {
             let data = events.data(at: position)
             if data == JobLoop.wakeToken {
                 EventCounter.drain(loop.wakeFD)
             } else if data < UInt64(entries.count) {
-                markReady(entries[Int(data)])
+                Self.markReady(entries[Int(data)], in: &ready)
             }
         }
+        swap(&ready, &self.ready)
     }
 
     // MARK: Ending
