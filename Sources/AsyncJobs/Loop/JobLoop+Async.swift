@@ -8,7 +8,8 @@ extension JobLoop {
     /// Runs `body` as a job on the loop's thread and returns its value.
     ///
     /// - Parameters:
-    ///   - timeout: how long the job may run once started (see ``submit(timeout:_:completion:)``).
+    ///   - timeout: how long the job may take, counted from its first pause (see
+    ///     ``submit(timeout:_:completion:)``).
     ///   - body: the job's code; synchronous, runs on the loop's thread, may call engines that
     ///     pause it.
     /// - Returns: what `body` returned.
@@ -36,7 +37,11 @@ extension JobLoop {
                     continuation.resume(throwing: CancellationError())
                     return
                 }
-                if let error = enqueue(work, reserved: true) { work.fail(error) }
+                if let error = enqueue(work, reserved: true), work.markDone() {
+                    // Marked done first: a cancellation of the task that reaches the loop later
+                    // must not complete it again.
+                    work.fail(error)
+                }
             }
         } onCancel: {
             handle.cancel()
