@@ -112,9 +112,21 @@ public final class EventLoopJobRunner: Sendable {
             let finished = work.settle(try AsyncJob.start(waitContext: slot.waitContext, body))
             afterSegment(of: slot, work: work, finished: finished, state: state)
         } catch {
-            state.idle.append(slot)
+            release(slot, state: state)
             promise.fail(error)
         }
+    }
+
+    /// The slot's job is over: its wait context serves the next job, so a callback the job set
+    /// on it is undone (engines call a callback before they look for their fd: the next job
+    /// would otherwise be woken through the stale one, and never resumed).
+    private func release(_ slot: RunnerSlot, state: RunnerState) {
+        if let wake = slot.wake {
+            slot.waitContext.callback = wake
+        } else if slot.waitContext.callback != nil {
+            slot.waitContext.callback = nil
+        }
+        state.idle.append(slot)
     }
 
     private func takeSlot(_ state: RunnerState) -> RunnerSlot {
@@ -128,7 +140,9 @@ public final class EventLoopJobRunner: Sendable {
             eventLoop.execute { runner?.resume(token) }
         }
         switch notification {
-        case .callback: slot.waitContext.callback = wake
+        case .callback:
+            slot.wake = wake
+            slot.waitContext.callback = wake
         case .waitFD: watcher?.setHandler(token, wake)
         }
         return slot
@@ -147,7 +161,7 @@ public final class EventLoopJobRunner: Sendable {
     private func afterSegment(of slot: RunnerSlot, work: any PausedWork, finished: Bool, state: RunnerState) {
         if let watcher { syncDescriptors(of: slot, watcher: watcher) }
         if finished {
-            state.idle.append(slot)
+            release(slot, state: state)
         } else {
             slot.work = work
         }
@@ -206,6 +220,8 @@ final class RunnerSlot {
     let waitContext = WaitContext()
     var watched: [FileDescriptor] = []
     var work: (any PausedWork)?
+    /// The runner's callback for this slot's wait context (callback mode; nil in fd mode).
+    var wake: (@Sendable () -> Void)?
 
     init(index: Int) {
         self.index = index

@@ -38,6 +38,45 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    /// A job may set its own callback on the wait context it runs with; once it ends, the slot's
+    /// next job must be woken the runner's way again (engines call a set callback first).
+    @Test(arguments: [EventLoopJobRunner.Notification.callback, .waitFD])
+    func aCallbackAJobSetsEndsWithTheJob(notification: EventLoopJobRunner.Notification) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let runner = try EventLoopJobRunner(eventLoop: group.next(), notification: notification)
+        let accelerator = try SimulatedAccelerator(latency: .microseconds(200), slots: 4)
+        let own = Atomic(0)
+        // One job at a time, so that every job runs on the same slot.
+        let first = try await runner.submit { () throws -> Int in
+            AsyncJob.currentWaitContext?.callback = { own.wrappingAdd(1, ordering: .relaxed) }
+            return 1
+        }.get()
+        #expect(first == 1)
+        let second = runner.submit { () throws -> Int in try accelerator.perform(2) }
+        // A future's `get` does not end on cancellation: after 10 s, shutting the runner down
+        // cancels a job left paused, which fails the future, so a failure reports, not hangs.
+        let resumedInTime = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                _ = try? await second.get()
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(10))
+                return false
+            }
+            let first = try await group.next() ?? false
+            if !first { try await runner.shutdown().get() }
+            group.cancelAll()
+            return first
+        }
+        #expect(resumedInTime, "the second job was never resumed")
+        if resumedInTime { #expect(try await second.get() == 2) }
+        #expect(own.load(ordering: .relaxed) == 0)
+        try await runner.shutdown().get()
+        accelerator.shutdown()
+        try await group.shutdownGracefully()
+    }
+
     @Test func errorsThrownInAJobFailItsFuture() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let runner = try EventLoopJobRunner(eventLoop: group.next())
