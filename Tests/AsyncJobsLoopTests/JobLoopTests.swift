@@ -371,6 +371,11 @@ struct JobLoopTests {
         #expect(cancelled)
         let fast = try await loop.execute(timeout: .seconds(30)) { 5 }
         #expect(fast == 5)
+        // A timeout too long to add to the clock means no limit: no trap, no early expiry.
+        let accelerator = try SimulatedAccelerator(latency: .microseconds(200), slots: 1)
+        let forever = try await loop.execute(timeout: .seconds(Int64.max)) { try accelerator.perform(6) }
+        #expect(forever == 6)
+        accelerator.shutdown()
         gate.open()
         engine.shutdown()
         #expect(liveFrameObjects() == before)
@@ -572,6 +577,26 @@ struct JobLoopTests {
         thread.start()
         await log.latch.wait()
         #expect(log.all.map { try? $0.first?.get() } == (0..<10).map { $0 * $0 })
+    }
+
+    @Test func aLoopLetGoWithoutRunningClosesItsDescriptorsAndFailsWhatItAccepted() async throws {
+        let before = openDescriptorCount()
+        let log = CompletionLog<Int>(count: 3)
+        do {
+            let loop = try JobLoop(configuration: .init(maxConcurrentJobs: 2))
+            for index in 0..<3 { loop.submit({ index }) { log.record(index, $0) } }
+        }
+        // Other suites may hold descriptors for a moment: wait for the count to settle.
+        var after = openDescriptorCount()
+        for _ in 0..<50 where after > before {
+            try await Task.sleep(for: .milliseconds(20))
+            after = openDescriptorCount()
+        }
+        #expect(after <= before)
+        for results in log.all {
+            #expect(results.count == 1)
+            #expect(results.first.flatMap(loopErrorCode) == .shutDown)
+        }
     }
 }
 

@@ -163,6 +163,21 @@ public final class JobLoop: Sendable {
         }
     }
 
+    deinit {
+        // A loop made with `init` and let go without `run()`: close its descriptors and fail
+        // what it accepted (a loop that ran has done both; nothing can be running now).
+        let unrun = shared.withLock { shared -> [any LoopWork]? in
+            guard !shared.finished else { return nil }
+            shared.finished = true
+            defer { shared.inbox = [] }
+            return shared.inbox
+        }
+        guard let accepted = unrun else { return }
+        EventCounter.close(epollFD)
+        EventCounter.close(wakeFD)
+        for work in accepted where work.markDone() { work.fail(JobLoopError(.shutDown)) }
+    }
+
     /// Creates a loop running on a new thread of its own.
     /// - Throws: as ``init(configuration:)``; ``JobLoopError/Code/threadUnavailable``.
     public static func spawn(configuration: Configuration = Configuration()) throws(JobLoopError) -> JobLoop {
@@ -212,8 +227,10 @@ public final class JobLoop: Sendable {
     /// Submits `body` to run as a job on the loop's thread.
     ///
     /// - Parameters:
-    ///   - timeout: how long the job may run once started; when it expires the job is cancelled
-    ///     and completes with ``JobLoopError/Code/timedOut``. Nil: no limit.
+    ///   - timeout: how long the job may take, counted from its first pause (until then it runs
+    ///     without giving the loop's thread back, so nothing could stop it anyway); when it
+    ///     expires the job is cancelled and completes with ``JobLoopError/Code/timedOut``. Nil:
+    ///     no limit; durations past about 292 years count as no limit too.
     ///   - body: the job's code: synchronous, and free to call engines that pause it.
     ///   - completion: called exactly once on the loop's thread (after the job has ended) with
     ///     the body's result, or with a ``JobLoopError`` (cancelled, timed out, shut down); keep it

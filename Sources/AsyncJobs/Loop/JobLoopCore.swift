@@ -357,7 +357,9 @@ final class JobLoopCore {
                 // not at every pause: the work is an existential).
                 entry.timeoutArmed = true
                 if let timeout = entry.work?.timeoutNanoseconds, timeout > 0 {
-                    timers.push(.init(deadline: MonotonicClock.nanoseconds() &+ timeout, index: entry.index, generation: entry.generation))
+                    let now = MonotonicClock.nanoseconds()
+                    let deadline = timeout > UInt64.max - now ? UInt64.max : now + timeout
+                    timers.push(.init(deadline: deadline, index: entry.index, generation: entry.generation))
                 }
             }
         case .noJobsAvailable:

@@ -54,9 +54,11 @@ final class TypedLoopWork<Value: Sendable>: LoopWork {
         self.body = body
         self.completion = completion
         if let timeout {
+            // Saturating: a timeout of centuries (`.seconds(Int64.max)` for "never") must not trap.
             let (seconds, attoseconds) = timeout.components
-            let nanoseconds = max(0, seconds) * 1_000_000_000 + max(0, attoseconds) / 1_000_000_000
-            timeoutNanoseconds = UInt64(max(1, nanoseconds))
+            let (whole, overflow) = max(0, seconds).multipliedReportingOverflow(by: 1_000_000_000)
+            let (total, carry) = whole.addingReportingOverflow(max(0, attoseconds) / 1_000_000_000)
+            timeoutNanoseconds = overflow || carry ? UInt64(Int64.max) : UInt64(max(1, total))
         } else {
             timeoutNanoseconds = 0
         }
