@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The operations `asyncjobs speed` measures, and how each variant performs one of them: inline
 // on the calling thread, from a job (pausing it), or from a task (awaiting a continuation).
-// Every variant uses the same data, the same key and the same worker pool or device.
+// Every variant does the same operation on inputs of the same size, through an engine of the
+// same configuration (each variant makes its own: workload, key, worker pool or device).
 import AsyncJobs
 import Crypto
 import Foundation
@@ -25,7 +26,7 @@ public enum SpeedOperation: String, CaseIterable, Sendable {
     }
 }
 
-/// The inputs of one operation, made once and shared by every variant.
+/// The inputs of one operation (each variant makes its own, alike in size and kind).
 struct SpeedWorkload: Sendable {
     let operation: SpeedOperation
     let block: [UInt8]

@@ -71,7 +71,10 @@ struct SpeedCommand: ParsableCommand {
         SpeedReport.header(options, operations: targets ? [.accel] : chosen).forEach { print($0) }
         if targets {
             let met = try SpeedTargets.run(options) { print($0) }
-            if !met { print("some targets were NOT met") }
+            if !met {
+                print("some targets were NOT met")
+                throw ExitCode.failure
+            }
             return
         }
         let runner = SpeedRunner(options: options)

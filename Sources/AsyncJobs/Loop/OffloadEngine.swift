@@ -21,7 +21,8 @@ import SystemPackage
 /// loop.submit({ try engine.perform { expensiveHash(data) } }) { result in print(result) }
 /// ```
 /// - Important: `perform` may be called from any thread; the engine is shared by any number of
-///   jobs and loops. Call ``shutdown()`` when done with it (its workers keep it alive).
+///   jobs and loops. Call ``shutdown()`` when done with it; letting go of the engine shuts it
+///   down too, once every job and task using it has let go of it.
 /// OpenSSL equivalent: an asynchronous engine (for example afalg or dasync) whose operations call
 /// `ASYNC_pause_job()` after submitting to hardware.
 public final class OffloadEngine: Sendable {
