@@ -2,68 +2,73 @@
 // SPDX-License-Identifier: Apache-2.0
 import PackageDescription
 
+// The root package is the library: the core (`AsyncJobs`), the job loop (`AsyncJobsLoop`), test
+// doubles (`AsyncJobsTesting`) and the C library. It depends on swift-system only; the
+// `asyncjobs` command (Tools/), the benchmarks (Benchmarks/) and the NIO bridge (Integrations/)
+// are nested packages with dependencies of their own. docs/architecture.md describes the modules.
+
 // ASYNCJOBS_UCONTEXT=1 selects the portable ucontext switch instead of the assembly one.
 let useUcontext = Context.environment["ASYNCJOBS_UCONTEXT"] == "1"
-let contextDefines: [CSetting] = useUcontext ? [.define("AJCTX_USE_UCONTEXT")] : []
+let contextDefines: [CSetting] =
+    (useUcontext ? [.define("AJCTX_USE_UCONTEXT")] : [])
+    // The switch layer's test controls exist in debug builds only, never in the shipped library.
+    + [.define("AJCTX_TEST_HOOKS", .when(configuration: .debug))]
+// The core's test hooks (`ContextTestHooks`), likewise debug-only.
+let testHooks: [SwiftSetting] = [.define("ASYNCJOBS_TEST_HOOKS", .when(configuration: .debug))]
+let system: Target.Dependency = .product(name: "SystemPackage", package: "swift-system")
 
 let package = Package(
     name: "swift-async-jobs",
     products: [
         .library(name: "AsyncJobs", targets: ["AsyncJobs"]),
-        .executable(name: "asyncjobs", targets: ["asyncjobs"]),
+        .library(name: "AsyncJobsLoop", targets: ["AsyncJobsLoop"]),
+        .library(name: "AsyncJobsTesting", targets: ["AsyncJobsTesting"]),
         // The C library: OpenSSL's async.h API (SAJ_ symbols + <asyncjobs/async.h>), libAsyncJobsC.so.
         .library(name: "AsyncJobsC", type: .dynamic, targets: ["AsyncJobsCompat"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        // Only the `asyncjobs speed` command (AsyncJobsSpeed) uses these; no test target does.
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
-        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
+        // C and assembly, not API: create a machine context and switch to it.
         .target(name: "_CJobContext", cSettings: contextDefines),
+        // Linux headers the Glibc module does not export (eventfd, epoll, timerfd).
         .target(name: "_CSystemShims"),
+        // The core: jobs, pools, wait contexts, stacks and the runtime that switches them.
+        .target(
+            name: "AsyncJobs",
+            dependencies: ["_CJobContext", "_CSystemShims", system],
+            swiftSettings: [.strictMemorySafety()] + testHooks
+        ),
+        // The job loop: JobLoop, tickets, the offload engine, engine notification.
+        .target(
+            name: "AsyncJobsLoop",
+            dependencies: ["AsyncJobs", "_CSystemShims", system],
+            swiftSettings: [.strictMemorySafety()]
+        ),
+        // Doubles to test engines and loops with: the simulated accelerator.
+        .target(
+            name: "AsyncJobsTesting",
+            dependencies: ["AsyncJobs", "AsyncJobsLoop", system],
+            swiftSettings: [.strictMemorySafety()]
+        ),
+        // The C library: the header (the ABI's source of truth) and its Swift implementation.
         .target(name: "CAsyncJobsCompat"),
         .target(
             name: "AsyncJobsCompat",
             dependencies: ["AsyncJobs", "CAsyncJobsCompat"],
             swiftSettings: [.strictMemorySafety()]
         ),
-        .target(
-            name: "AsyncJobs",
-            dependencies: ["_CJobContext", "_CSystemShims", .product(name: "SystemPackage", package: "swift-system")],
-            swiftSettings: [.strictMemorySafety()]
-        ),
-        .target(
-            name: "AsyncJobsExamples",
-            dependencies: ["AsyncJobs", "_CSystemShims", .product(name: "SystemPackage", package: "swift-system")]
-        ),
-        .target(
-            name: "AsyncJobsSpeed",
-            dependencies: [
-                "AsyncJobs",
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
-            ]
-        ),
-        .executableTarget(
-            name: "asyncjobs",
-            dependencies: [
-                "AsyncJobsExamples",
-                "AsyncJobsSpeed",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
-        ),
         .target(name: "JobContextTestSupport", path: "Tests/JobContextTestSupport"),
         .testTarget(name: "JobContextTests", dependencies: ["_CJobContext", "JobContextTestSupport"]),
         .testTarget(
             name: "AsyncJobsTests",
-            dependencies: ["AsyncJobs", "AsyncJobsExamples", "_CSystemShims", .product(name: "SystemPackage", package: "swift-system")]
+            dependencies: ["AsyncJobs", "_CSystemShims", system],
+            swiftSettings: testHooks
         ),
         .testTarget(
             name: "AsyncJobsLoopTests",
-            dependencies: ["AsyncJobs", .product(name: "SystemPackage", package: "swift-system")]
+            dependencies: ["AsyncJobs", "AsyncJobsLoop", "AsyncJobsTesting", system]
         ),
     ],
     swiftLanguageModes: [.v6]

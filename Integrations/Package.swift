@@ -35,6 +35,7 @@ let package = Package(
             dependencies: [
                 "AsyncJobsNIO",
                 .product(name: "AsyncJobs", package: root),
+                .product(name: "AsyncJobsLoop", package: root),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -48,6 +49,8 @@ let package = Package(
                 "AsyncJobsNIO",
                 "NIOSigningServer",
                 .product(name: "AsyncJobs", package: root),
+                .product(name: "AsyncJobsLoop", package: root),
+                .product(name: "AsyncJobsTesting", package: root),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -14,7 +14,10 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "MeasureLoop",
-            dependencies: [.product(name: "AsyncJobs", package: rootPackage)]
+            dependencies: [
+                .product(name: "AsyncJobs", package: rootPackage),
+                .product(name: "AsyncJobsLoop", package: rootPackage),
+            ]
         )
     ],
     swiftLanguageModes: [.v6]

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // A job's wait context: the file descriptors (or the callback) through which engines tell the
 // application that a paused job can continue, with OpenSSL 3's exact bookkeeping rules
-// (SEMANTICS.md, "ASYNC_WAIT_CTX").
+// (docs/contract.md, "Wait contexts").
 //
 // Invariants: `entries` is in insertion order (APIs report newest first); an entry is never both
 // `added` and `deleted` (clearing an added entry removes it); `hasChanges` is true whenever some
@@ -107,22 +107,22 @@ public final class WaitContext: Sendable {
             // Any change to the entries may change what a lookup finds.
             didSet { engineLookup = nil }
         }
-        /// The last engine eventfd found by `engineTarget(forKey:)` for an `ObjectIdentifier`
-        /// key: an engine looks its fd up at every operation, and a scan of the entries (a copy
-        /// and a dynamic cast each) cost about 760 of an fd loop's 3,130 instructions per
-        /// operation.
-        var engineLookup: (key: ObjectIdentifier, box: EngineWaitFD)?
+        /// The last engine object found by `engineTarget(forKey:matching:)` for an
+        /// `ObjectIdentifier` key: an engine looks its fd up at every operation, and a scan of the
+        /// entries (a copy and a dynamic cast each) cost about 760 of an fd loop's 3,130
+        /// instructions per operation.
+        var engineLookup: (key: ObjectIdentifier, object: AnyObject)?
         var callback: (@Sendable () -> Void)?
-        /// The same callback as a batch target (set by a JobLoop); nil whenever `callback` was
-        /// set any other way.
-        var batchCallback: BatchCallback?
+        /// The same callback in a form an engine can announce in batches (set by a job loop
+        /// through `restoreCallback(_:batchForm:)`); nil whenever `callback` was set any other way.
+        var batchForm: (any AnyObject & Sendable)?
         var foreignCallback: ForeignCallback?
         var status: Status = .unsupported
     }
 
-    let state = Mutex(State())
+    let state = PosixMutex(State())
     /// Whether some entry is added or deleted: lets a resume skip the lock when nothing changed.
-    @usableFromInline let hasChanges = Atomic(false)
+    @usableFromInline package let hasChanges = Atomic(false)
 
     /// Creates a context with no descriptors, no callback and status ``Status/unsupported``.
     /// OpenSSL equivalent: `ASYNC_WAIT_CTX_new()`.
@@ -251,7 +251,7 @@ public final class WaitContext: Sendable {
         set {
             state.withLock { state in
                 state.callback = newValue
-                state.batchCallback = nil
+                state.batchForm = nil
                 state.foreignCallback = nil
             }
         }
@@ -261,23 +261,66 @@ public final class WaitContext: Sendable {
     package func setCallback(_ callback: (@Sendable () -> Void)?, foreign: ForeignCallback?) {
         state.withLock { state in
             state.callback = callback
-            state.batchCallback = nil
+            state.batchForm = nil
             state.foreignCallback = foreign
         }
     }
 
-    /// Puts back the callback a JobLoop entry runs its jobs with (nil and nil: none) if a job
-    /// replaced or cleared it, so that the entry's next job is woken the loop's way. One lock.
-    func restoreLoopCallback(_ callback: (@Sendable () -> Void)?, batch: BatchCallback?) {
+    /// Puts back the callback (and its batch form) that a driver such as a job loop runs its
+    /// jobs with, if a job replaced or cleared it (nil and nil: none), so that the driver's next
+    /// job is woken the driver's way. One lock.
+    package func restoreCallback(_ callback: (@Sendable () -> Void)?, batchForm: (any AnyObject & Sendable)?) {
         state.withLock { state in
-            // `batchCallback` is cleared whenever the callback is set any other way.
+            // `batchForm` is cleared whenever the callback is set any other way.
             let intact =
                 state.foreignCallback == nil
-                && (batch.map { state.batchCallback === $0 } ?? (state.callback == nil && state.batchCallback == nil))
+                && (batchForm.map { state.batchForm === $0 } ?? (state.callback == nil && state.batchForm == nil))
             if intact { return }
             state.callback = callback
-            state.batchCallback = batch
+            state.batchForm = batchForm
             state.foreignCallback = nil
+        }
+    }
+
+    /// How an engine should announce a request made from a job using this context.
+    package enum EngineTarget {
+        /// The callback's batch form (see ``restoreCallback(_:batchForm:)``).
+        case batchForm(any AnyObject & Sendable)
+        /// The callback.
+        case callback(@Sendable () -> Void)
+        /// The engine's own object, found as the custom data of its newest descriptor.
+        case engineObject(AnyObject)
+    }
+
+    /// For an engine's job side, under one lock: the callback (in its batch form if it has one;
+    /// the status is set to ``Status/ok`` first, as OpenSSL's engines do), or else the custom
+    /// data of the newest live descriptor under `key` that `matching` accepts; nil if there is
+    /// neither. With an `ObjectIdentifier` key the object found is remembered until the
+    /// descriptors change, so `matching` (a dynamic cast, usually) runs once per context.
+    package func engineTarget(forKey key: Key, matching: (any Sendable) -> AnyObject?) -> EngineTarget? {
+        state.withLock { state -> EngineTarget? in
+            // The batch form first: it is set only together with `callback`, and reading it
+            // does not copy (retain and release) the callback closure.
+            if let batch = state.batchForm {
+                state.status = .ok
+                return .batchForm(batch)
+            }
+            if let callback = state.callback {
+                state.status = .ok
+                return .callback(callback)
+            }
+            if let found = state.engineLookup, found.key == key.identifier { return .engineObject(found.object) }
+            var position = state.entries.endIndex
+            while position > state.entries.startIndex {
+                position -= 1
+                let entry = state.entries[position]
+                if !entry.deleted, entry.key == key, let data = entry.customData, let object = matching(data) {
+                    // Valid until the entries change (State clears it then).
+                    if let identifier = key.identifier { state.engineLookup = (identifier, object) }
+                    return .engineObject(object)
+                }
+            }
+            return nil
         }
     }
 

@@ -6,6 +6,16 @@
 #include "job_context.h"
 #include "job_context_layout.h"
 
+// The frame layout's invariants (the .S files check that it matches their save order).
+_Static_assert(AJCTX_FRAME_SIZE % 16 == 0, "a suspended frame keeps the stack 16-byte aligned");
+#if defined(__x86_64__)
+_Static_assert(AJCTX_FRAME_RIP == AJCTX_FRAME_SIZE - 8, "the return address is the frame's last slot");
+_Static_assert(AJCTX_FRAME_X87CW + 2 <= AJCTX_FRAME_R15, "the FP control words fit below the registers");
+#elif defined(__aarch64__)
+_Static_assert(AJCTX_FRAME_FPCR + 8 <= AJCTX_FRAME_SIZE, "FPCR's slot is inside the frame");
+_Static_assert(AJCTX_FRAME_X30 == AJCTX_FRAME_X29 + 8, "x29 and x30 are saved as a pair");
+#endif
+
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -43,7 +53,7 @@
 _Thread_local _ajctx_thread_state _ajctx_tls __attribute__((tls_model("initial-exec")));
 
 // Swift's per-thread exclusivity access set must follow the job, not the thread: a job that
-// pauses inside an open access would otherwise leave it in the resumer's set (FIBERS.md).
+// pauses inside an open access would otherwise leave it in the resumer's set (docs/fibers.md).
 // These are exported by libswiftCore (runtime/Exclusivity.h) for Swift's own tasks. Weak, so
 // pure C users of this target (the context tests, the aarch64 test) link without the runtime.
 extern void swift_task_enterThreadLocalContext(char *state) __attribute__((weak));
@@ -78,6 +88,7 @@ extern void *__tls_get_addr(void *index) __attribute__((weak));
 #define AJCTX_PUBLISH_HEAD 1
 #endif
 
+#ifdef AJCTX_TEST_HOOKS
 void _ajctx_set_access_set_swapping(int enabled) {
     swap_access_sets = enabled;
     // The inline switches of the calling thread must take the out-of-line path (which reads the
@@ -85,6 +96,7 @@ void _ajctx_set_access_set_swapping(int enabled) {
     _ajctx_tls.access_head = NULL;
     tls_access_probe = NULL;
 }
+#endif
 
 static uintptr_t *find_access_head(void) {
     uintptr_t *head = AJCTX_HEAD_UNKNOWN;
@@ -159,7 +171,7 @@ void *_ajctx_make(void *stack_top, void (*entry)(void *)) {
     __asm__ volatile("stmxcsr %0" : "=m"(mxcsr));
     __asm__ volatile("fnstcw %0" : "=m"(fpucw));
     memcpy(sp + AJCTX_FRAME_FPCTL, &mxcsr, 4);
-    memcpy(sp + AJCTX_FRAME_FPCTL + 4, &fpucw, 2);
+    memcpy(sp + AJCTX_FRAME_X87CW, &fpucw, 2);
     void *entry_ptr = (void *)entry;
     void *trampoline = (void *)&_ajctx_trampoline;
     memcpy(sp + AJCTX_FRAME_R12, &entry_ptr, sizeof entry_ptr);

@@ -14,6 +14,14 @@
 // and under BTI a `br` to a return address (which carries no landing pad) would fault.
 #if defined(__aarch64__) && defined(__ELF__) && !defined(AJCTX_USE_UCONTEXT)
 
+#include "job_context_layout.h"
+#if AJCTX_FRAME_X19 != 0 || AJCTX_FRAME_X21 != 16 || AJCTX_FRAME_X23 != 32 || AJCTX_FRAME_X25 != 48 \
+    || AJCTX_FRAME_X27 != 64 || AJCTX_FRAME_X29 != 80 || AJCTX_FRAME_X30 != 88 || AJCTX_FRAME_D8 != 96 \
+    || AJCTX_FRAME_D10 != 112 || AJCTX_FRAME_D12 != 128 || AJCTX_FRAME_D14 != 144 || AJCTX_FRAME_FPCR != 160 \
+    || AJCTX_FRAME_SIZE != 176
+#error "job_context_layout.h does not match the frame of _ajctx_swap"
+#endif
+
 #if defined(__ARM_FEATURE_BTI_DEFAULT) && __ARM_FEATURE_BTI_DEFAULT
 #define AJCTX_BTI_C hint #34
 #else
@@ -31,18 +39,18 @@ _ajctx_swap:
     .cfi_startproc
     AJCTX_BTI_C
     // Save the callee-saved general and floating-point registers, and FPCR.
-    sub sp, sp, #176
+    sub sp, sp, #AJCTX_FRAME_SIZE
     .cfi_adjust_cfa_offset 176
-    stp x19, x20, [sp, #0]
-    stp x21, x22, [sp, #16]
-    stp x23, x24, [sp, #32]
-    stp x25, x26, [sp, #48]
-    stp x27, x28, [sp, #64]
-    stp x29, x30, [sp, #80]
-    stp d8, d9, [sp, #96]
-    stp d10, d11, [sp, #112]
-    stp d12, d13, [sp, #128]
-    stp d14, d15, [sp, #144]
+    stp x19, x20, [sp, #AJCTX_FRAME_X19]
+    stp x21, x22, [sp, #AJCTX_FRAME_X21]
+    stp x23, x24, [sp, #AJCTX_FRAME_X23]
+    stp x25, x26, [sp, #AJCTX_FRAME_X25]
+    stp x27, x28, [sp, #AJCTX_FRAME_X27]
+    stp x29, x30, [sp, #AJCTX_FRAME_X29]
+    stp d8, d9, [sp, #AJCTX_FRAME_D8]
+    stp d10, d11, [sp, #AJCTX_FRAME_D10]
+    stp d12, d13, [sp, #AJCTX_FRAME_D12]
+    stp d14, d15, [sp, #AJCTX_FRAME_D14]
     // Save slots relative to the CFA (sp + 176), for unwinding from inside the switch.
     .cfi_offset x19, -176
     .cfi_offset x20, -168
@@ -65,29 +73,29 @@ _ajctx_swap:
     .cfi_offset d14, -32
     .cfi_offset d15, -24
     mrs x9, fpcr
-    str x9, [sp, #160]
+    str x9, [sp, #AJCTX_FRAME_FPCR]
     // Publish this context and adopt the other one.
     mov x10, sp
     str x10, [x0]
     mov sp, x1
     // Write FPCR only if the incoming value differs.
-    ldr x10, [sp, #160]
+    ldr x10, [sp, #AJCTX_FRAME_FPCR]
     cmp x9, x10
     b.ne .Lload_fpcr
 .Lfpcr_done:
-    ldp x19, x20, [sp, #0]
-    ldp x21, x22, [sp, #16]
-    ldp x23, x24, [sp, #32]
-    ldp x25, x26, [sp, #48]
-    ldp x27, x28, [sp, #64]
-    ldp x29, x30, [sp, #80]
-    ldp d8, d9, [sp, #96]
-    ldp d10, d11, [sp, #112]
-    ldp d12, d13, [sp, #128]
-    ldp d14, d15, [sp, #144]
+    ldp x19, x20, [sp, #AJCTX_FRAME_X19]
+    ldp x21, x22, [sp, #AJCTX_FRAME_X21]
+    ldp x23, x24, [sp, #AJCTX_FRAME_X23]
+    ldp x25, x26, [sp, #AJCTX_FRAME_X25]
+    ldp x27, x28, [sp, #AJCTX_FRAME_X27]
+    ldp x29, x30, [sp, #AJCTX_FRAME_X29]
+    ldp d8, d9, [sp, #AJCTX_FRAME_D8]
+    ldp d10, d11, [sp, #AJCTX_FRAME_D10]
+    ldp d12, d13, [sp, #AJCTX_FRAME_D12]
+    ldp d14, d15, [sp, #AJCTX_FRAME_D14]
     // The out-of-line FPCR write below still runs with the full frame: keep its CFI state.
     .cfi_remember_state
-    add sp, sp, #176
+    add sp, sp, #AJCTX_FRAME_SIZE
     // Popped: the CFA is sp itself, and every register holds its own value again.
     .cfi_def_cfa_offset 0
     .cfi_restore x19

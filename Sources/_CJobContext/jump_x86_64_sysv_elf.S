@@ -20,6 +20,14 @@
 // is not shadow-stack (CET SHSTK) compatible; see the property note at the end.
 #if defined(__x86_64__) && defined(__ELF__) && !defined(AJCTX_USE_UCONTEXT)
 
+#include "job_context_layout.h"
+// The pushes below fix the integer slots' order; the header must say the same.
+#if AJCTX_FRAME_FPCTL != 0 || AJCTX_FRAME_X87CW != 4 || AJCTX_FRAME_R15 != 8 || AJCTX_FRAME_R14 != 16 \
+    || AJCTX_FRAME_R13 != 24 || AJCTX_FRAME_R12 != 32 || AJCTX_FRAME_RBX != 40 || AJCTX_FRAME_RBP != 48 \
+    || AJCTX_FRAME_RIP != 56 || AJCTX_FRAME_SIZE != 64
+#error "job_context_layout.h does not match the push order of _ajctx_swap"
+#endif
+
 #if defined(__CET__) && (__CET__ & 1)
 #define AJCTX_ENDBR endbr64
 #define AJCTX_NOTRACK notrack
@@ -65,32 +73,32 @@ _ajctx_swap:
     // stores cannot be forwarded from the store buffer and stalls, measured at +10 ns a round trip.)
     leaq -8(%rsp), %rsp
     .cfi_adjust_cfa_offset 8
-    stmxcsr (%rsp)
-    fnstcw 4(%rsp)
-    movl (%rsp), %ecx
-    movzwl 4(%rsp), %r8d
+    stmxcsr AJCTX_FRAME_FPCTL(%rsp)
+    fnstcw AJCTX_FRAME_X87CW(%rsp)
+    movl AJCTX_FRAME_FPCTL(%rsp), %ecx
+    movzwl AJCTX_FRAME_X87CW(%rsp), %r8d
     // Publish this context and adopt the other one.
     movq %rsp, (%rdi)
     movq %rsi, %rsp
     // Load MXCSR and the x87 control word only if the incoming control bits differ (bits 6-15
     // of MXCSR are its control bits; 0-5 are sticky status flags).
-    xorl (%rsp), %ecx
+    xorl AJCTX_FRAME_FPCTL(%rsp), %ecx
     testl $0xffc0, %ecx
     jnz .Lload_fpctl
-    cmpw 4(%rsp), %r8w
+    cmpw AJCTX_FRAME_X87CW(%rsp), %r8w
     jne .Lload_fpctl
 .Lfpctl_done:
     // Restore the incoming context's integer registers.
-    movq 8(%rsp), %r15
-    movq 16(%rsp), %r14
-    movq 24(%rsp), %r13
-    movq 32(%rsp), %r12
-    movq 40(%rsp), %rbx
-    movq 48(%rsp), %rbp
-    movq 56(%rsp), %rcx
+    movq AJCTX_FRAME_R15(%rsp), %r15
+    movq AJCTX_FRAME_R14(%rsp), %r14
+    movq AJCTX_FRAME_R13(%rsp), %r13
+    movq AJCTX_FRAME_R12(%rsp), %r12
+    movq AJCTX_FRAME_RBX(%rsp), %rbx
+    movq AJCTX_FRAME_RBP(%rsp), %rbp
+    movq AJCTX_FRAME_RIP(%rsp), %rcx
     // The out-of-line loads below still run with the full frame: keep its CFI state for them.
     .cfi_remember_state
-    leaq 64(%rsp), %rsp
+    leaq AJCTX_FRAME_SIZE(%rsp), %rsp
     // Popped: the CFA is rsp itself now, and every register holds its own value again.
     .cfi_def_cfa_offset 0
     .cfi_register rip, rcx
@@ -105,8 +113,8 @@ _ajctx_swap:
     AJCTX_NOTRACK jmpq *%rcx
     .cfi_restore_state
 .Lload_fpctl:
-    ldmxcsr (%rsp)
-    fldcw 4(%rsp)
+    ldmxcsr AJCTX_FRAME_FPCTL(%rsp)
+    fldcw AJCTX_FRAME_X87CW(%rsp)
     jmp .Lfpctl_done
     .cfi_endproc
     .size _ajctx_swap,.-_ajctx_swap

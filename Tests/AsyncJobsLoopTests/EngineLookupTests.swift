@@ -2,6 +2,8 @@
 // An engine's lookup of its eventfd in a wait context is remembered between operations; any
 // change to the context's descriptors must make it look again.
 @testable import AsyncJobs
+@testable import AsyncJobsLoop
+@testable import AsyncJobsTesting
 import SystemPackage
 import Testing
 

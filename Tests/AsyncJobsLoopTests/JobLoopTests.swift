@@ -2,6 +2,8 @@
 // Behaviour of the job loop, the offload engine, the simulated accelerator and the async bridge.
 // No timing assertions: latencies only shape the interleavings.
 import AsyncJobs
+import AsyncJobsLoop
+import AsyncJobsTesting
 import Foundation
 import SystemPackage
 import Synchronization
@@ -280,7 +282,7 @@ struct JobLoopTests {
         let count = 16
         let log = CompletionLog<Int>(count: count)
         let stop = Atomic(false)
-        let contexts = Mutex<[WaitContext]>([])
+        let contexts = PosixMutex<[WaitContext]>([])
         for index in 0..<count {
             loop.submit({
                 if let context = AsyncJob.currentWaitContext { contexts.withLock { $0.append(context) } }

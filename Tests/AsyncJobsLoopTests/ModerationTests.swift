@@ -2,6 +2,8 @@
 // The accelerator's adaptive completion moderation, as a rule: shorter while the consumer keeps
 // up, longest while it falls behind, always within its bounds.
 @testable import AsyncJobs
+@testable import AsyncJobsLoop
+@testable import AsyncJobsTesting
 import Testing
 
 @Suite struct ModerationTests {

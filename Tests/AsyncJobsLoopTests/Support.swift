@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Helpers for the job-loop tests: latches, gates, frame-release trackers, fd counting.
 import AsyncJobs
+import AsyncJobsLoop
+import AsyncJobsTesting
 import Foundation
 import Synchronization
 
@@ -10,10 +12,10 @@ final class Latch: Sendable {
         var remaining: Int
         var waiter: CheckedContinuation<Void, Never>?
     }
-    private let state: Mutex<State>
+    private let state: PosixMutex<State>
 
     init(count: Int) {
-        state = Mutex(State(remaining: count))
+        state = PosixMutex(State(remaining: count))
     }
 
     func arrive() {
@@ -60,11 +62,11 @@ final class FrameObject: Sendable {
 
 /// Records each piece of work's completions by index.
 final class CompletionLog<Value: Sendable>: Sendable {
-    private let entries: Mutex<[[Result<Value, any Error>]]>
+    private let entries: PosixMutex<[[Result<Value, any Error>]]>
     let latch: Latch
 
     init(count: Int) {
-        entries = Mutex(Array(repeating: [], count: count))
+        entries = PosixMutex(Array(repeating: [], count: count))
         latch = Latch(count: count)
     }
 

@@ -229,7 +229,7 @@ struct JobTests {
     @Test func blockEndsWithTheJobThatMadeIt() throws {
         try withFreshPool(maxSize: 1) {
             // A job that finishes while blocked does not stop the next job (on the same record)
-            // from pausing: the count is per job (SEMANTICS.md, deliberate differences).
+            // from pausing: the count is per job (docs/contract.md, deliberate differences).
             let ending231 = drive(try AsyncJob.start { () -> Bool in AsyncJob.blockPause(); return AsyncJob.pause() })
             #expect(ending231.value == false)
             let ending = drive(try AsyncJob.start { AsyncJob.pause() })

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Property test: random sequences of wait-context operations, run inside jobs that pause and are
-// resumed, compared step by step with a small reference model of SEMANTICS.md's rules.
+// resumed, compared step by step with a small reference model of docs/contract.md's rules.
 import AsyncJobs
 import Synchronization
 import SystemPackage
@@ -79,7 +79,7 @@ struct WaitContextModelTests {
     }
 
     func checkEpisode(_ operations: [ModelOperation], label: String) throws {
-        let cleanupLog = Mutex<[String]>([])
+        let cleanupLog = PosixMutex<[String]>([])
         var model = WaitContextModel()
         var mismatches: [String] = []
         do {

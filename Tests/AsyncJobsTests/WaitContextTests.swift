@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Wait contexts: every rule of SEMANTICS.md's "ASYNC_WAIT_CTX" section, and the first design's
+// Wait contexts: every rule of docs/contract.md's "Wait contexts" section, and the first design's
 // per-job wait descriptor.
 import AsyncJobs
 import Foundation
@@ -19,7 +19,7 @@ func isReadable(_ fd: FileDescriptor) -> Bool {
 
 /// Records cleanup calls, in order.
 final class CleanupLog: Sendable {
-    let calls = Mutex<[String]>([])
+    let calls = PosixMutex<[String]>([])
     func cleanup(_ name: String) -> WaitContext.Cleanup {
         { key, fd, data in
             self.calls.withLock { $0.append("\(name) fd=\(fd.rawValue) data=\(data.map { "\($0)" } ?? "nil") key=\(key == keyA ? "A" : "B")") }

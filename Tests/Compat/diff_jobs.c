@@ -1,6 +1,6 @@
 /*
  * SPDX-License-Identifier: Apache-2.0
- * Differential: jobs and the pool (SEMANTICS.md "Jobs and the pool"), through the OpenSSL names.
+ * Differential: jobs and the pool (docs/contract.md "Jobs and the pool"), through the OpenSSL names.
  * Built against libcrypto (-DUSE_OPENSSL) and against libAsyncJobsC; the transcripts must match
  * except for diff_jobs.expected-diff. Nothing here pauses a job started without a wait context
  * (that crashes OpenSSL; see quirks.c).

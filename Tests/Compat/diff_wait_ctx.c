@@ -1,6 +1,6 @@
 /*
  * SPDX-License-Identifier: Apache-2.0
- * Differential: ASYNC_WAIT_CTX (SEMANTICS.md "ASYNC_WAIT_CTX" and "How engines and applications
+ * Differential: ASYNC_WAIT_CTX (docs/contract.md "Wait contexts" and "How engines and applications
  * drive it"), through the OpenSSL names. Built against libcrypto and libAsyncJobsC; the
  * transcripts must match except for diff_wait_ctx.expected-diff.
  */

@@ -1,6 +1,6 @@
 /*
  * SPDX-License-Identifier: Apache-2.0
- * The corners of SEMANTICS.md's table of deliberate differences, each in a forked child (OpenSSL
+ * The corners of docs/contract.md's table of deliberate differences, each in a forked child (OpenSSL
  * 3.0 crashes or misbehaves on most of them). Built against libcrypto and libAsyncJobsC; the
  * transcripts differ exactly as quirks.expected-diff says, which also pins this library's
  * documented results.

@@ -29,7 +29,7 @@ final class TestStack {
 }
 
 /// Saved stack pointers of the contexts in one test: slot 0 is the test's own thread.
-/// Raw memory, so a save slot never is a Swift property with an open access (FIBERS.md).
+/// Raw memory, so a save slot never is a Swift property with an open access (docs/fibers.md).
 final class ContextSlots {
     let slots: UnsafeMutablePointer<UnsafeMutableRawPointer?>
 

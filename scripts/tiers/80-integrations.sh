@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The integrations and the speed command:
+# The nested packages and the speed command:
 # 1. the nested package Integrations/ (SwiftNIO: EventLoopJobRunner, the example signing server and
 #    its loopback HTTP tests), debug, in its own Integrations/.build;
-# 2. a smoke run of `asyncjobs speed` from the release build (.build-release, shared with other
-#    tiers): every operation with both notify modes for one second, checking the exit status and
-#    the report's sections. It times nothing: the numbers are for docs/speed.md, not for CI.
+# 2. the nested package Tools/ (the `asyncjobs` command), release with its tests (the manual
+#    pages' examples print exactly their transcripts), in its own Tools/.build; tier 85 runs its
+#    soak from the same build;
+# 3. a smoke run of `asyncjobs speed` from that build: every operation with both notify modes for
+#    one second, checking the exit status and the report's sections. It times nothing: the numbers
+#    are for docs/speed.md, not for CI.
 # Prints how long each step took.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -33,9 +36,14 @@ if [ $status -eq 0 ]; then
   grep -E "✘|Test run with [0-9]+ tests" "$LAST_LOG"
 fi
 
-step "asyncjobs release build" swift build -c release --scratch-path .build-release --product asyncjobs
+# One release build of Tools/ serves its tests, the smoke runs and the soak (tier 85).
+step "tools release build" swift build -c release --package-path Tools --build-tests
 if [ $status -eq 0 ]; then
-  bin=$(swift build -c release --scratch-path .build-release --show-bin-path)/asyncjobs
+  step "tools tests" swift test -c release --package-path Tools --skip-build
+  grep -E "✘|Test run with [0-9]+ tests" "$LAST_LOG"
+fi
+if [ $status -eq 0 ]; then
+  bin=$(swift build -c release --package-path Tools --show-bin-path)/asyncjobs
   for operation in sha256 p256-sign accel; do
     for notify in fd callback; do
       step "speed $operation --notify $notify" "$bin" speed "$operation" --notify "$notify" --seconds 1 --jobs 32 --no-progress

@@ -40,7 +40,7 @@ func finish(_ job: consuming Job) {
 
 // The floor: the project's assembly switch alone, on a stack of its own. The two saved stack
 // pointers live in raw memory, never in Swift globals: `&global` as the save slot would keep an
-// exclusivity access open across the switch (FIBERS.md).
+// exclusivity access open across the switch (docs/fibers.md).
 nonisolated(unsafe) let bareSP = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: 2)  // [caller, job]
 let bounce: @convention(c) (UnsafeMutableRawPointer?) -> Void = { _ in
     while true { _bare_swap(bareSP + 1, bareSP[0]!, nil) }

@@ -3,7 +3,7 @@
 // the loop's other tasks, so synchronous code (a signature, a TLS handshake step) can pause in an
 // engine while the loop keeps serving every other channel.
 //
-// How a paused job learns it may go on (docs/FIBERS.md, "Event loops"):
+// How a paused job learns it may go on (docs/fibers.md, "Event loops"):
 // - callback: the job's wait context has a callback that does `eventLoop.execute { resume }`
 //   (execute wakes the loop), so engines complete from any thread with no descriptor at all;
 // - waitFD: engines signal their eventfd in the wait context; after each pause the runner reads

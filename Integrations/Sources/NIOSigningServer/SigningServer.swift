@@ -7,6 +7,7 @@
 // Routes: `POST /sign` (body: the message) -> hex of the raw 64-byte ECDSA signature;
 // `GET /public-key` -> hex of the raw 64-byte public key; `GET /ping` -> `pong`.
 import AsyncJobs
+import AsyncJobsLoop
 import AsyncJobsNIO
 import Crypto
 import NIOCore

@@ -2,6 +2,8 @@
 // The runner on its own: jobs on the event loop's thread, both notification modes, many jobs
 // paused at once, errors, shutdown with paused jobs.
 import AsyncJobs
+import AsyncJobsLoop
+import AsyncJobsTesting
 import AsyncJobsNIO
 import NIOCore
 import NIOPosix

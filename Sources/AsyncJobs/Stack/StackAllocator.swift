@@ -99,7 +99,7 @@ public struct GuardedStackAllocator: StackAllocator {
 /// `[base - page, base)` is its guard page when `hasGuardPage`, and it is in no other list and
 /// not in use.
 struct StackChunks: Sendable {
-    static let store = Mutex(StackChunks())
+    static let store = PosixMutex(StackChunks())
     /// Upper bound of one chunk's size; a chunk holds at least one stack.
     static let chunkBytes = 4 << 20
     static let maximumStacksPerChunk = 64

@@ -5,11 +5,9 @@
 // library) hands the lock over inside the kernel (PI futex), so ThreadSanitizer sees no
 // happens-before edge between two holders and reports every contended critical section as a
 // race. ThreadSanitizer intercepts pthread mutexes, so with this lock its reports are real ones.
-// Uncontended cost is the same order (an atomic exchange each way).
+// Uncontended cost is the same order (an atomic exchange each way). Every module of the package,
+// and its tests, use this lock by its own name; `Mutex` always means Synchronization's.
 import Glibc
-
-/// Inside this module `Mutex` means `PosixMutex` (see the file comment).
-typealias Mutex = PosixMutex
 
 /// A value protected by a pthread mutex.
 ///

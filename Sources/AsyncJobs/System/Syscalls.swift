@@ -41,9 +41,9 @@ enum VirtualMemory {
 }
 
 /// eventfd calls behind the first design's per-job wait fd and the engines' notification fds.
-enum EventCounter {
+package enum EventCounter {
     /// `eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)`.
-    static func make() -> Result<FileDescriptor, Errno> {
+    package static func make() -> Result<FileDescriptor, Errno> {
         let fd = eventfd(0, Int32(EFD_NONBLOCK) | Int32(EFD_CLOEXEC))
         let error = errno
         if fd < 0 { return .failure(Errno(rawValue: error)) }
@@ -52,7 +52,7 @@ enum EventCounter {
 
     /// Adds 1 to the counter, making the fd readable. Retries on EINTR; EAGAIN (counter at its
     /// maximum) already means readable.
-    static func signal(_ fd: FileDescriptor) {
+    package static func signal(_ fd: FileDescriptor) {
         while true {
             let written = aj_eventfd_add(fd.rawValue, 1)
             let error = errno
@@ -67,7 +67,7 @@ enum EventCounter {
     /// Retries on EINTR.
     @discardableResult
     @inline(never)  // keeps the read buffer (and a stack protector) out of the callers' frames
-    static func drain(_ fd: FileDescriptor) -> UInt64 {
+    package static func drain(_ fd: FileDescriptor) -> UInt64 {
         var value: UInt64 = 0
         while true {
             let count = unsafe aj_eventfd_take(fd.rawValue, &value)
@@ -80,34 +80,8 @@ enum EventCounter {
     }
 
     /// `close`, ignoring EINTR (Linux releases the fd before reporting it).
-    static func close(_ fd: FileDescriptor) {
+    package static func close(_ fd: FileDescriptor) {
         _ = Glibc.close(fd.rawValue)
-    }
-}
-
-/// `pthread_key_*`: runs a destructor with the thread's pool when a thread exits.
-enum ThreadExitHook {
-    /// The key whose destructor frees a thread's pool; created once per process.
-    nonisolated(unsafe) private static var key: pthread_key_t = 0
-    private static let created: Bool = {
-        let result = unsafe pthread_key_create(&key) { pointer in
-            guard let pointer = unsafe pointer else { return }
-            JobPool.threadExited(unsafe PoolHandle.from(pointer))
-        }
-        precondition(result == 0, "pthread_key_create failed: \(result) (the process is out of thread keys)")
-        return true
-    }()
-
-    /// Arranges for `JobPool.threadExited` when this thread exits.
-    static func register(_ pointer: UnsafeMutableRawPointer) {
-        _ = created
-        _ = unsafe pthread_setspecific(key, pointer)
-    }
-
-    /// Cancels the arrangement (the pool was cleaned up explicitly).
-    static func unregister() {
-        _ = created
-        _ = unsafe pthread_setspecific(key, nil)
     }
 }
 

@@ -105,6 +105,9 @@ static inline int32_t _ajctx_load_wake_fd(const _ajctx_job *job) {
 }
 
 /// Test hook: 0 stops swapping Swift's exclusivity access sets (the default 1 swaps them).
+/// Defined in debug builds only (Package.swift defines AJCTX_TEST_HOOKS for job_context.c and
+/// ASYNCJOBS_TEST_HOOKS for the Swift code that calls it): the shipped library does not export it.
+/// Declared unconditionally because Swift's importer does not see a C target's own defines.
 void _ajctx_set_access_set_swapping(int enabled);
 
 /// Installs, once per process, the SIGSEGV handler that reports a guard-page hit on a job stack

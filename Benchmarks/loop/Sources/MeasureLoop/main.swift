@@ -5,6 +5,7 @@
 // shared and has 2 cores: the loop-thread CPU per operation is the steadier number.
 // Usage: MeasureLoop [seconds-per-scenario [name-filter]]   (default 1.0, all scenarios)
 import AsyncJobs
+import AsyncJobsLoop
 import Glibc
 import Synchronization
 

@@ -7,7 +7,7 @@
  *
  * Every exported symbol starts with `SAJ_`, so the library never clashes with a real libcrypto
  * in the same process. Programs written for OpenSSL include <asyncjobs/async.h> instead, which
- * maps the `ASYNC_*` names onto these. Behaviour: docs/c-api.md and SEMANTICS.md.
+ * maps the `ASYNC_*` names onto these. Behaviour: docs/c-api.md and docs/contract.md.
  *
  * Threads: jobs belong to the thread that started them; SAJ_WAIT_CTX functions may be called
  * from any thread.

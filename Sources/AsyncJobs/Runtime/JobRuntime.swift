@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: Apache-2.0
+// The job protocol shared by the Swift API and the C library: start, resume, pause, cancel and
+// the checks that decide whether a handle may be resumed. Returns outcomes as values; the Swift
+// API turns misuse into preconditions, the C library into OpenSSL's integers.
+import SystemPackage
+
+/// Why a handle may not be resumed.
+@usableFromInline package enum ResumeRefusal: Equatable, Sendable {
+    /// The job finished or was cancelled; the handle is stale.
+    case stale
+    /// The job belongs to another thread's pool.
+    case wrongThread
+    /// A job is running on this thread (jobs do not nest).
+    case insideJob
+}
+
+/// What a call to pause did.
+package enum PauseResult: Equatable, Sendable {
+    /// Suspended, then resumed normally.
+    case resumed
+    /// Not inside a job: nothing happened.
+    case notInJob
+    /// Pausing is blocked for the running job: nothing happened.
+    case blocked
+    /// The job is cancelled: it was not suspended, or it was resumed by its cancellation.
+    case cancelled
+}
+
+/// One step of a job, as seen by whoever started or resumed it.
+@usableFromInline package enum JobStep<Value, Failure: Error> {
+    case finished(Result<Value, Failure>)
+    case paused(JobReference)
+    case noJobsAvailable
+    case insideJob
+}
+
+/// What the non-generic core of start and resume reports to the generic Swift API, which is
+/// inlined (and so specialized) into its callers; the value or error is in the caller's storage.
+@usableFromInline enum RawStep {
+    case finished(failed: Bool)
+    case paused(JobReference)
+    case noJobsAvailable
+    case insideJob
+}
+
+/// The operations behind ``AsyncJob``, ``PausedJob`` and the C library.
+@usableFromInline package enum JobRuntime {
+    /// `start(waitContext:runner:body:value:error:)` with its usual case (an idle pooled job)
+    /// inlined into the caller (`JobSlot.startInline`).
+    /// - Throws: ``AsyncJobError`` when a new job's stack cannot be allocated.
+    @inlinable @inline(__always)
+    static func startInlined(
+        waitContext: WaitContext?, runner: @escaping JobBodyRunner, body: UnsafeMutableRawPointer,
+        value: UnsafeMutableRawPointer?, error: UnsafeMutableRawPointer?
+    ) throws(AsyncJobError) -> RawStep {
+        if let step = unsafe JobSlot.startInline(
+            waitContext: waitContext, runner: runner, body: body, value: value, error: error)
+        {
+            return step
+        }
+        return try unsafe start(waitContext: waitContext, runner: runner, body: body, value: value, error: error)
+    }
+
+    /// Starts a body on the calling thread's pool (created on first use): `runner` runs the two
+    /// words at `body`, which this moves into the job if it returns `.finished` or `.paused` (on
+    /// any other outcome, and when it throws, they stay the caller's). A body that finishes at
+    /// once moves its value to `value` or its error to `error`. Not generic, so that nothing on
+    /// this path looks up generic metadata: the generic wrapper (`AsyncJob.start`) is specialized
+    /// in the caller, and makes the runner there.
+    /// - Throws: ``AsyncJobError`` when a new job's stack cannot be allocated.
+    @usableFromInline
+    static func start(
+        waitContext: WaitContext?, runner: consuming @escaping JobBodyRunner, body: UnsafeMutableRawPointer,
+        value: UnsafeMutableRawPointer?, error: UnsafeMutableRawPointer?
+    ) throws(AsyncJobError) -> RawStep {
+        if JobSlot.current != nil { return .insideJob }
+        let pool = PoolHandle.current ?? JobPool.installDefaultPool()
+        guard let slot = try pool.acquire() else { return .noJobsAvailable }
+        if let waitContext { slot.waitContext = waitContext }
+        unsafe slot.prepare(runner: runner, body: body)
+        guard unsafe slot.run(value: value, error: error) else {
+            return .paused(JobReference(slot: slot, generation: slot.generation))
+        }
+        // Inline here (unlike after a resume): a job started without pausing usually finishes.
+        let failed = slot.failed
+        pool.recycle(slot)
+        return .finished(failed: failed)
+    }
+
+    /// Resumes `job`, trapping on misuse (stale handle, wrong thread, inside a job); a body that
+    /// finishes moves its value to `value` or its error to `error`.
+    @usableFromInline
+    static func resumeOrTrap(
+        _ job: JobReference, value: UnsafeMutableRawPointer?, error: UnsafeMutableRawPointer?
+    ) -> RawStep {
+        if let refusal = refusal(toResume: job) { AsyncJob.trap(refusal, action: "resumed") }
+        let slot = job.slot
+        return unsafe step(slot, pool: slot.pool!, finished: slot.run(value: value, error: error))
+    }
+
+    @inline(__always)
+    static func step(_ slot: JobSlot, pool: PoolHandle, finished: Bool) -> RawStep {
+        guard finished else { return .paused(JobReference(slot: slot, generation: slot.generation)) }
+        return recycleFinished(slot, pool: pool)
+    }
+
+    /// Out of line: recycling (with its wake-fd drain) would otherwise give every resume the
+    /// frame, saved registers and stack protector of the finish path.
+    @usableFromInline @inline(never)
+    static func recycleFinished(_ slot: JobSlot, pool: PoolHandle) -> RawStep {
+        JobSlot.recycleInline(slot, pool: pool)
+    }
+
+    /// Whether `job` may be resumed now, on this thread.
+    @inline(__always)
+    package static func refusal(toResume job: JobReference) -> ResumeRefusal? {
+        let slot = job.slot
+        if slot.generation != job.generation || slot.state != .paused { return .stale }
+        if JobSlot.current != nil { return .insideJob }
+        guard let pool = slot.pool, pool == PoolHandle.current else { return .wrongThread }
+        return nil
+    }
+
+    /// Resumes a paused job that `refusal(toResume:)` accepted. Inlinable, so that callers in
+    /// other modules (the C library) get it specialized: unspecialized, building the
+    /// `JobStep<Value, Failure>` costs generic metadata lookups (~1700 instructions a resume).
+    @inlinable
+    package static func resume<Value, Failure: Error>(
+        _ job: JobReference, as: Result<Value, Failure>.Type
+    ) -> JobStep<Value, Failure> {
+        unsafe withUnsafeTemporaryAllocation(of: Value.self, capacity: 1) { value in
+            unsafe withUnsafeTemporaryAllocation(of: Failure.self, capacity: 1) { error in
+                let step = unsafe resumeAccepted(
+                    job, value: UnsafeMutableRawPointer(value.baseAddress), error: UnsafeMutableRawPointer(error.baseAddress))
+                switch step {
+                case .finished(let failed):
+                    return unsafe .finished(failed ? .failure(error.baseAddress!.move()) : .success(value.baseAddress!.move()))
+                case .paused(let reference): return .paused(reference)
+                case .noJobsAvailable: return .noJobsAvailable
+                case .insideJob: return .insideJob
+                }
+            }
+        }
+    }
+
+    /// Resumes a paused job that `refusal(toResume:)` accepted (non-generic core of `resume`).
+    @usableFromInline
+    static func resumeAccepted(
+        _ job: JobReference, value: UnsafeMutableRawPointer?, error: UnsafeMutableRawPointer?
+    ) -> RawStep {
+        let slot = job.slot
+        return unsafe step(slot, pool: slot.pool!, finished: slot.run(value: value, error: error))
+    }
+
+    /// `AsyncJob.pause()` when `JobSlot.pauseInline()` declined: true if the job was suspended
+    /// and then resumed normally.
+    @usableFromInline @inline(never)
+    static func pauseFromSwift() -> Bool {
+        pause() == .resumed
+    }
+
+    /// The usual pause inlined into the caller (`JobSlot.pauseInline`): nil when it declined
+    /// (call `pause()`), else whether the job was resumed normally (false: cancelled).
+    @inlinable @inline(__always)
+    package static func pauseInline() -> Bool? {
+        JobSlot.pauseInline()
+    }
+
+    /// Suspends the running job until it is resumed.
+    @inline(__always)
+    package static func pause() -> PauseResult {
+        guard let slot = JobSlot.current else { return .notInJob }
+        if slot.blockCount != 0 { return .blocked }
+        if slot.cancelRequested { return .cancelled }
+        slot.checkCanary()
+        slot.state = .paused
+        slot.suspend()
+        // Resumed. The changes the application saw are now old news (docs/contract.md).
+        slot.resetWaitContextChanges()
+        return slot.cancelRequested ? .cancelled : .resumed
+    }
+
+    /// Cancels a paused job that `refusal(toResume:)` accepted: resumes it with every pause
+    /// failing until its code returns, and discards its result.
+    package static func cancel(_ job: JobReference) {
+        let slot = job.slot
+        slot.cancelRequested = true
+        let pool = slot.pool!
+        while slot.state == .paused {
+            slot.runDiscardingResult()
+        }
+        pool.recycle(slot)
+    }
+
+    /// Blocks pausing for the running job (nested calls count); no effect outside a job.
+    package static func blockPause() {
+        guard let slot = JobSlot.current else { return }
+        slot.blockCount += 1
+    }
+
+    /// Undoes one `blockPause`.
+    /// - Returns: false if the running job had no block to undo (outside a job: true).
+    package static func unblockPause() -> Bool {
+        guard let slot = JobSlot.current else { return true }
+        guard slot.blockCount > 0 else { return false }
+        slot.blockCount -= 1
+        return true
+    }
+
+    /// The running job.
+    package static var current: JobReference? {
+        guard let slot = JobSlot.current else { return nil }
+        return JobReference(slot: slot, generation: slot.generation)
+    }
+}

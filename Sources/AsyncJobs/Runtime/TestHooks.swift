@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: Apache-2.0
+// Switches for the project's own tests; not API. Compiled into debug builds only
+// (Package.swift defines ASYNCJOBS_TEST_HOOKS there): the shipped library has none.
+#if ASYNCJOBS_TEST_HOOKS
+import _CJobContext
+
+/// Test-only controls of the switch layer.
+package enum ContextTestHooks {
+    /// Turns the per-job swap of Swift's exclusivity access sets off or on (on by default).
+    /// Off, a job that pauses inside an open access leaves it in the resumer's set.
+    package static func setAccessSetSwapping(_ enabled: Bool) {
+        _ajctx_set_access_set_swapping(enabled ? 1 : 0)
+    }
+
+    /// The name of the switch implementation in this build.
+    package static var implementation: String {
+        unsafe String(cString: _ajctx_implementation())
+    }
+}
+#endif

@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: Apache-2.0
+// The job side of an engine, shared by OffloadEngine and SimulatedAccelerator: choose how the
+// completion of a request is announced (the job's wait fd under the engine's key, or the wait
+// context's callback), pause until it is done, and tolerate spurious resumes, cancellation and
+// late completions (docs/contract.md, "How engines and applications drive it").
+//
+// Invariants: an operation moves pending -> done (by its completer) or pending -> abandoned (by
+// its cancelled job) exactly once; only the completer of `done` announces; an engine's eventfd is
+// closed only when its wait context has let it go *and* no operation still holds it, so a late
+// completer never writes to a closed (or reused) descriptor.
+import AsyncJobs
+import Synchronization
+import SystemPackage
+
+/// An engine's eventfd registered in a wait context, closed when both the context's cleanup has
+/// run and no in-flight operation still uses it.
+package final class EngineWaitFD: Sendable {
+    package let fd: FileDescriptor
+    /// 2 per in-flight operation, +1 once the wait context's cleanup ran. Whoever brings it to
+    /// exactly 1 closes the fd.
+    private let holds = Atomic<Int>(0)
+
+    package init(fd: FileDescriptor) {
+        self.fd = fd
+    }
+
+    /// An operation starts using the fd (called on the job's thread, while the context holds it).
+    package func retainForOperation() {
+        holds.wrappingAdd(2, ordering: .relaxed)
+    }
+
+    /// An operation is done with the fd (after signalling it, or after being abandoned).
+    package func releaseForOperation() {
+        if holds.wrappingSubtract(2, ordering: .acquiringAndReleasing).newValue == 1 { EventCounter.close(fd) }
+    }
+
+    /// The wait context's cleanup: it no longer holds the fd.
+    package func releaseForContext() {
+        if holds.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue == 1 { EventCounter.close(fd) }
+    }
+}
+
+/// Something that takes many completions in one call: a `JobLoop` queues the entries for
+/// resumption under one lock and wakes its thread at most once. An engine that completes
+/// several requests together (the accelerator's timer thread) hands them over in one batch
+/// instead of calling each job's wait-context callback in turn: per-request callbacks made the
+/// loop thread and the completer contend for the loop's lock, and each contended lock sleeps in
+/// the kernel (tens of microseconds on a loaded VM).
+package protocol CompletionBatchSink: AnyObject, Sendable {
+    /// The job on entry `index` can go on. Any thread.
+    func entryReady(_ index: Int32)
+    /// The jobs on these entries can go on. Any thread.
+    /// - Returns: whether the sink had taken every earlier announcement (it keeps up, so
+    ///   completions reaching it sooner would be handled sooner). An engine that holds
+    ///   completions back to save wake-ups (the accelerator's moderation) holds them less.
+    @discardableResult
+    func entriesReady(_ indices: [Int32]) -> Bool
+}
+
+/// A wait-context callback that is also reachable as a batch: entry `index` of `sink`. Set by
+/// the loop together with the plain callback (`WaitContext.restoreCallback(_:batchForm:)`), and
+/// cleared whenever the callback is set any other way, so it always means the same thing as
+/// the callback.
+///
+/// A class, one per loop entry: each request retains it, so the loop thread and the engine
+/// thread touch that entry's reference count, not the loop's (one shared count, retained and
+/// released by both threads for every request, cost the device thread most of its time).
+package final class BatchCallback: Sendable {
+    package let sink: any CompletionBatchSink
+    package let index: Int32
+
+    package init(sink: any CompletionBatchSink, index: Int32) {
+        self.sink = sink
+        self.index = index
+    }
+}
+
+/// Completions gathered by an engine thread and announced together: one call per run of
+/// requests with the same sink (in practice one call per batch).
+package struct CompletionBatch: ~Copyable {
+    private var sink: (any CompletionBatchSink)?
+    private var indices: [Int32] = []
+
+    package init(capacity: Int) {
+        indices.reserveCapacity(capacity)
+    }
+
+    package mutating func add(_ callback: BatchCallback) {
+        if let sink {
+            if sink !== callback.sink {
+                flush()
+                self.sink = callback.sink
+            }
+        } else {
+            // Retained once per batch, not once per request.
+            sink = callback.sink
+        }
+        indices.append(callback.index)
+    }
+
+    /// Announces what was gathered. Call it before the engine thread sleeps.
+    /// - Returns: nil if nothing was announced; else whether the (last) sink kept up (see
+    ///   ``CompletionBatchSink/entriesReady(_:)``).
+    @discardableResult
+    package mutating func flush() -> Bool? {
+        guard let sink, !indices.isEmpty else { return nil }
+        let caughtUp = sink.entriesReady(indices)
+        indices.removeAll(keepingCapacity: true)
+        self.sink = nil
+        return caughtUp
+    }
+}
+
+/// How the completion of one request is announced.
+package enum NotificationTarget: Sendable {
+    /// Signal the engine's eventfd in the job's wait context (the loop watches it).
+    case waitFD(EngineWaitFD)
+    /// Call the wait context's callback (read when the request was submitted).
+    case callback(@Sendable () -> Void)
+    /// The wait context's callback, in a form that can be announced in batches.
+    case batchCallback(BatchCallback)
+    /// Call a closure (Swift concurrency: resume a continuation).
+    case closure(@Sendable () -> Void)
+    /// Nobody waits asynchronously: the caller blocks on this parker.
+    case parker(ThreadParker)
+}
+
+/// One request to an engine: its work, its result once done, and how its completion is
+/// announced. Shared by the job that waits and the thread that completes it.
+///
+/// Deliberately not generic: engine calls are generic over the result type and not inlinable,
+/// so a generic request class would cost a runtime metadata lookup at every allocation and
+/// access (measured: about 10 % of the loop thread's time per operation). The value travels as
+/// `any Sendable` instead (inline, without allocation, for values up to three words).
+package final class EngineRequest: Sendable {
+    private enum Outcome: Sendable {
+        case pending
+        case value(any Sendable)
+        case error(any Error)
+    }
+    package static var pending: UInt8 { 0 }
+    package static var done: UInt8 { 1 }
+    package static var abandoned: UInt8 { 2 }
+
+    package let state = Atomic<UInt8>(0)
+    package let target: NotificationTarget
+    /// What a worker runs (nil for an accelerator request, which only waits).
+    private let work: (@Sendable () throws -> any Sendable)?
+    /// Where a worker leaves the result of `work` (nil with no work: an accelerator request
+    /// makes no lock).
+    private let outcome: PosixMutex<Outcome>?
+
+    package init(target: NotificationTarget, work: (@Sendable () throws -> any Sendable)?) {
+        self.target = target
+        self.work = work
+        self.outcome = work == nil ? nil : PosixMutex(.pending)
+        if case .waitFD(let box) = target { box.retainForOperation() }
+    }
+
+    package var isDone: Bool { state.load(ordering: .acquiring) == Self.done }
+
+    /// On a worker: runs the work unless the job gave up on it, stores its result, announces.
+    package func execute() {
+        guard state.load(ordering: .relaxed) == Self.pending, let work, let outcome else { return complete() }
+        let result: Outcome
+        do { result = .value(try work()) } catch { result = .error(error) }
+        outcome.withLock { $0 = result }
+        complete()
+    }
+
+    /// Any thread: the request is over (its result, if any, stored first). Marks it done and
+    /// announces it, unless its job gave up on it; then lets go of the engine's fd.
+    package func complete() {
+        let exchanged = markDone()
+        if case .batchCallback(let callback) = target {
+            if exchanged { callback.sink.entryReady(callback.index) }
+            return
+        }
+        announce(markedDone: exchanged)
+    }
+
+    /// As ``complete()``, but a batch-callback announcement is added to `batch` (the caller
+    /// flushes it); every other kind is announced at once.
+    package func complete(into batch: inout CompletionBatch) {
+        let exchanged = markDone()
+        if case .batchCallback(let callback) = target {
+            if exchanged { batch.add(callback) }
+            return
+        }
+        announce(markedDone: exchanged)
+    }
+
+    private func markDone() -> Bool {
+        state.compareExchange(expected: Self.pending, desired: Self.done, ordering: .acquiringAndReleasing).exchanged
+    }
+
+    private func announce(markedDone: Bool) {
+        switch target {
+        case .waitFD(let box):
+            if markedDone { EventCounter.signal(box.fd) }
+            box.releaseForOperation()
+        case .callback(let callback), .closure(let callback):
+            if markedDone { callback() }
+        case .batchCallback(let callback):
+            if markedDone { callback.sink.entryReady(callback.index) }
+        case .parker(let parker):
+            if markedDone { parker.unpark() }
+        }
+    }
+
+    /// The job gives up waiting (it was cancelled). Returns false if the request is already done.
+    package func abandon() -> Bool {
+        state.compareExchange(expected: Self.pending, desired: Self.abandoned, ordering: .acquiringAndReleasing)
+            .exchanged
+    }
+
+    /// The value or error of a done request that ran work returning `Value`.
+    package func takeResult<Value>(as: Value.Type) throws -> Value {
+        guard let outcome else { preconditionFailure("EngineRequest result taken from a request without work") }
+        let result = outcome.withLock { outcome in
+            defer { outcome = .pending }
+            return outcome
+        }
+        switch result {
+        case .value(let value): return value as! Value
+        case .error(let error): throw error
+        case .pending: preconditionFailure("EngineRequest result taken before the request was done")
+        }
+    }
+}
+
+/// The job-side protocol every engine of this module follows.
+package enum EngineWaiting {
+    /// How a request submitted now, from the calling code, should be announced; nil when it
+    /// should run inline (not in a job, or pausing is blocked, so nothing could resume us).
+    /// - Throws: `CancellationError` if the running job is already cancelled.
+    /// - Throws: ``AsyncJobError`` if the engine's eventfd cannot be created.
+    package static func target(forKey key: WaitContext.Key) throws -> NotificationTarget? {
+        guard let job = RunningJob.current else { return nil }
+        if job.isCancelRequested { throw CancellationError() }
+        if job.isPauseBlocked { return nil }
+        // OpenSSL's rule: with a callback set, use it (and report the submission in the status).
+        // One lock for the callback, the status and the fd lookup: this runs once per operation.
+        // (The context is borrowed from the running job's record, which holds it: no retain.)
+        guard let found = job.withWaitContext({ context in context.engineTarget(forKey: key) }) else {
+            // A job without a wait context can still pause; someone must wake it some other way
+            // (first design); we cannot know who, so wait on the thread instead.
+            return nil
+        }
+        if let found { return found }
+        // This engine's first operation in this context: give it an eventfd.
+        guard let context = job.waitContext else { return nil }
+        switch EventCounter.make() {
+        case .failure(let errno):
+            throw AsyncJobError(.waitDescriptorUnavailable, underlying: errno)
+        case .success(let fd):
+            let box = EngineWaitFD(fd: fd)
+            context.setWaitFD(fd, forKey: key, customData: box) { _, _, customData in
+                (customData as? EngineWaitFD)?.releaseForContext()
+            }
+            return .waitFD(box)
+        }
+    }
+
+    /// Blocks the calling thread until `request` (targeting `.parker`) is done.
+    package static func block(until request: EngineRequest, on parker: ThreadParker) {
+        while !request.isDone { parker.park() }
+    }
+
+    /// Pauses the running job until `completion` is done. Spurious resumes pause again.
+    /// - Throws: `CancellationError` if the job is cancelled first (the request is abandoned:
+    ///   its late completion announces nothing).
+    package static func pause(until completion: EngineRequest) throws(CancellationError) {
+        while !completion.isDone {
+            if !AsyncJob.pause() {
+                // Cancelled (pausing cannot be blocked here: `target` checked it).
+                if completion.abandon() { throw CancellationError() }
+            }
+        }
+        // Done: consume our signal. The engine drains its own fd; the loop never reads it.
+        if case .waitFD(let box) = completion.target { EventCounter.drain(box.fd) }
+    }
+}
+
+extension WaitContext {
+    /// The callback (after setting the status to ``Status/ok``; in its batch form if it has
+    /// one) or this engine's existing eventfd, under one lock; nil if the engine has no fd here
+    /// yet.
+    func engineTarget(forKey key: Key) -> NotificationTarget? {
+        switch engineTarget(forKey: key, matching: { $0 as? EngineWaitFD }) {
+        case .batchForm(let batch): .batchCallback(batch as! BatchCallback)
+        case .callback(let callback): .callback(callback)
+        case .engineObject(let box): .waitFD(box as! EngineWaitFD)
+        case nil: nil
+        }
+    }
+}

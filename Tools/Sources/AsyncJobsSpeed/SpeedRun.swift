@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: Apache-2.0
+// The three variants `asyncjobs speed` compares, each measured the same way: its drivers start,
+// the measurement begins once every driver runs (so pool and stack creation stay out of it),
+// lasts the requested time, and ends by raising a stop flag that every driver checks between
+// operations. Latencies go into one HdrHistogram per variant.
+import AsyncJobs
+import AsyncJobsLoop
+import AsyncJobsTesting
+import Foundation
+import Histogram
+import Synchronization
+
+/// The settings of one `asyncjobs speed` run.
+public struct SpeedOptions: Sendable {
+    /// Operations in flight at once: jobs of the loop, and tasks of the Swift-concurrency variant.
+    public var jobs: Int
+    /// Measured seconds per variant.
+    public var seconds: Double
+    /// Threads of the offload engine (sha256, p256-sign).
+    public var workers: Int
+    /// How engines wake the loop's jobs.
+    public var notification: JobLoop.Configuration.Notification
+    /// The simulated accelerator's latency.
+    public var latency: Duration
+    /// The simulated accelerator's parallel slots.
+    public var slots: Int
+    /// Whether to redraw a progress line (only where standard output is a terminal).
+    public var progress: Bool
+
+    /// Creates run settings.
+    public init(
+        jobs: Int, seconds: Double, workers: Int, notification: JobLoop.Configuration.Notification,
+        latency: Duration, slots: Int, progress: Bool
+    ) {
+        self.jobs = jobs
+        self.seconds = seconds
+        self.workers = workers
+        self.notification = notification
+        self.latency = latency
+        self.slots = slots
+        self.progress = progress
+    }
+}
+
+/// How one batch of operations was driven.
+public enum SpeedVariant: String, Sendable, CaseIterable {
+    /// One thread doing the operations one after another (the accelerator blocks it).
+    case sync
+    /// A job loop on one thread, one job per concurrent operation, pausing in the engine.
+    case jobs
+    /// Swift concurrency: a task per operation, awaiting the same engine.
+    case concurrency
+}
+
+/// What one variant measured.
+public struct VariantResult: Sendable {
+    /// How the operations were driven.
+    public var variant: SpeedVariant
+    /// Operations in flight at once.
+    public var concurrency: Int
+    /// Operations completed within the measured time.
+    public var operations: Int
+    /// The measured time, in seconds.
+    public var seconds: Double
+    /// Latency percentiles in nanoseconds: p50, p99, p99.9.
+    public var p50: UInt64, p99: UInt64, p999: UInt64
+    /// Jobs only: CPU time the loop thread used during the measured time, in nanoseconds.
+    public var loopCPUNanoseconds: UInt64?
+    /// Jobs only: jobs the loop resumed during the measured time.
+    public var resumes: Int?
+    /// The first error an operation threw, if any (the variant stops at it).
+    public var error: String?
+
+    /// Operations per second.
+    public var operationsPerSecond: Double { seconds > 0 ? Double(operations) / seconds : 0 }
+    /// Jobs only: loop-thread CPU time per operation, in nanoseconds.
+    public var loopCPUPerOperation: Double? {
+        guard let cpu = loopCPUNanoseconds, operations > 0 else { return nil }
+        return Double(cpu) / Double(operations)
+    }
+    /// Jobs only: resumes per second of loop-thread CPU time.
+    public var resumesPerLoopCPUSecond: Double? {
+        guard let cpu = loopCPUNanoseconds, let resumes, cpu > 0 else { return nil }
+        return Double(resumes) / (Double(cpu) / 1e9)
+    }
+    /// Jobs only: resumes per second of wall-clock time.
+    public var resumesPerSecond: Double? {
+        guard let resumes, seconds > 0 else { return nil }
+        return Double(resumes) / seconds
+    }
+}
+
+/// Counters and the latency histogram shared by a variant's drivers and the measuring thread.
+final class Meter: Sendable {
+    let operations = Atomic<Int>(0)
+    let started = Atomic<Int>(0)
+    let stopped = Atomic<Bool>(false)
+    let firstError = Mutex<String?>(nil)
+    private let histogram = Mutex(
+        Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three))
+
+    var isStopped: Bool { stopped.load(ordering: .relaxed) }
+
+    /// Records one operation that began at `start` (``Clock/nanoseconds()``).
+    /// - Returns: the time it ended: a driver that starts its next operation at once uses it as
+    ///   that one's start (one clock read per operation instead of two).
+    @discardableResult
+    func record(since start: UInt64) -> UInt64 {
+        let end = Clock.nanoseconds()
+        histogram.withLock { _ = $0.record(max(1, end &- start)) }
+        operations.wrappingAdd(1, ordering: .relaxed)
+        return end
+    }
+
+    func fail(_ error: any Error) {
+        firstError.withLock { if $0 == nil { $0 = "\(error)" } }
+        stopped.store(true, ordering: .relaxed)
+    }
+
+    func resetHistogram() { histogram.withLock { $0.reset() } }
+
+    func percentiles() -> (UInt64, UInt64, UInt64) {
+        histogram.withLock { ($0.valueAtPercentile(50), $0.valueAtPercentile(99), $0.valueAtPercentile(99.9)) }
+    }
+}
+
+/// Runs the variants of one operation.
+public struct SpeedRunner: Sendable {
+    /// The run's settings.
+    public let options: SpeedOptions
+
+    /// Creates a runner for `options`.
+    public init(options: SpeedOptions) {
+        self.options = options
+    }
+
+    /// Measures `operation` driven as `variant`, with `jobs` operations in flight (ignored by
+    /// ``SpeedVariant/sync``) and `notification` for the loop.
+    /// - Throws: if an engine, the accelerator or the loop cannot be created.
+    public func measure(
+        _ operation: SpeedOperation, as variant: SpeedVariant, jobs: Int? = nil,
+        notification: JobLoop.Configuration.Notification? = nil
+    ) throws -> VariantResult {
+        let concurrency = variant == .sync ? 1 : max(1, jobs ?? options.jobs)
+        let engines = try SpeedEngines(
+            workload: SpeedWorkload(operation: operation), workers: options.workers, latency: options.latency,
+            slots: options.slots)
+        defer { engines.shutdown() }
+        let meter = Meter()
+        let label = "\(operation.rawValue), \(Self.label(variant, notification: notification ?? options.notification))"
+        switch variant {
+        case .sync:
+            let done = DispatchSemaphore(value: 0)
+            let thread = Thread {
+                meter.started.wrappingAdd(1, ordering: .relaxed)
+                var start = Clock.nanoseconds()
+                while !meter.isStopped {
+                    do { _ = try engines.performInline() } catch { meter.fail(error) }
+                    start = meter.record(since: start)
+                }
+                done.signal()
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+            var result = observe(meter, expected: 1, label: label, probe: nil)
+            done.wait()
+            result.variant = variant
+            result.concurrency = 1
+            return result
+        case .jobs:
+            return try measureJobs(engines, meter: meter, jobs: concurrency, notification: notification, label: label)
+        case .concurrency:
+            let done = DispatchSemaphore(value: 0)
+            Task.detached {
+                await Self.driveTasks(engines, meter: meter, concurrency: concurrency)
+                done.signal()
+            }
+            var result = observe(meter, expected: concurrency, label: label, probe: nil)
+            done.wait()
+            result.variant = variant
+            result.concurrency = concurrency
+            return result
+        }
+    }
+
+    private func measureJobs(
+        _ engines: SpeedEngines, meter: Meter, jobs: Int, notification: JobLoop.Configuration.Notification?,
+        label: String
+    ) throws -> VariantResult {
+        // One more job than the drivers, for the CPU-time probes.
+        let configuration = JobLoop.Configuration(
+            maxConcurrentJobs: jobs + 1, notification: notification ?? options.notification)
+        let loop = try JobLoop.spawn(configuration: configuration)
+        let finished = Atomic<Int>(0)
+        let done = DispatchSemaphore(value: 0)
+        for _ in 0..<jobs {
+            let submission = loop.submit({
+                meter.started.wrappingAdd(1, ordering: .relaxed)
+                var start = Clock.nanoseconds()
+                while !meter.isStopped {
+                    _ = try engines.performInJob()
+                    start = meter.record(since: start)
+                }
+            }) { result in
+                if case .failure(let error) = result { meter.fail(error) }
+                if finished.wrappingAdd(1, ordering: .relaxed).newValue == jobs { done.signal() }
+            }
+            if case .rejected(let error) = submission {
+                meter.fail(error)
+                if finished.wrappingAdd(1, ordering: .relaxed).newValue == jobs { done.signal() }
+            }
+        }
+        let probe = { () -> (UInt64, Int) in
+            let cpu = Mutex<UInt64>(0)
+            let probed = DispatchSemaphore(value: 0)
+            loop.submit({ Clock.threadCPUNanoseconds() }) { result in
+                cpu.withLock { $0 = (try? result.get()) ?? 0 }
+                probed.signal()
+            }
+            probed.wait()
+            return (cpu.withLock { $0 }, loop.statistics.resumes)
+        }
+        var result = observe(meter, expected: jobs, label: label, probe: probe)
+        done.wait()
+        loop.shutdownAndWait(.drain)
+        result.variant = .jobs
+        result.concurrency = jobs
+        return result
+    }
+
+    /// Keeps `concurrency` child tasks in flight, one per operation, until the meter stops.
+    private static func driveTasks(_ engines: SpeedEngines, meter: Meter, concurrency: Int) async {
+        await withTaskGroup(of: Void.self) { group in
+            let operation: @Sendable () async -> Void = {
+                let start = Clock.nanoseconds()
+                do { _ = try await engines.performAsync() } catch { meter.fail(error) }
+                meter.record(since: start)
+            }
+            for _ in 0..<concurrency {
+                group.addTask(operation: operation)
+                meter.started.wrappingAdd(1, ordering: .relaxed)
+            }
+            while await group.next() != nil {
+                if !meter.isStopped { group.addTask(operation: operation) }
+            }
+        }
+    }
+
+    /// Waits until `expected` drivers run, measures for `options.seconds`, stops the drivers.
+    private func observe(
+        _ meter: Meter, expected: Int, label: String, probe: (() -> (UInt64, Int))?
+    ) -> VariantResult {
+        let progress = ProgressLine(enabled: options.progress)
+        let setupDeadline = Clock.nanoseconds() + 30_000_000_000
+        while meter.started.load(ordering: .relaxed) < expected && !meter.isStopped
+            && Clock.nanoseconds() < setupDeadline
+        {
+            usleep(1000)
+        }
+        meter.resetHistogram()
+        let baseline = probe?()
+        let startOperations = meter.operations.load(ordering: .relaxed)
+        let start = Clock.nanoseconds()
+        let duration = UInt64(max(0.001, options.seconds) * 1e9)
+        var now = start
+        while now - start < duration && !meter.isStopped {
+            let remaining = duration - (now - start)
+            usleep(UInt32(min(remaining, 200_000_000) / 1000))
+            now = Clock.nanoseconds()
+            let done = meter.operations.load(ordering: .relaxed) - startOperations
+            progress.show(
+                "\(label): \(Format.seconds(Double(now - start) / 1e9)) s, "
+                    + "\(Format.count(Double(done) / (Double(now - start) / 1e9))) ops/s")
+        }
+        let endOperations = meter.operations.load(ordering: .relaxed)
+        let end = Clock.nanoseconds()
+        let final = probe?()
+        meter.stopped.store(true, ordering: .relaxed)
+        progress.clear()
+        let (p50, p99, p999) = meter.percentiles()
+        var result = VariantResult(
+            variant: .sync, concurrency: expected, operations: endOperations - startOperations,
+            seconds: Double(end - start) / 1e9, p50: p50, p99: p99, p999: p999)
+        if let baseline, let final {
+            result.loopCPUNanoseconds = final.0 &- baseline.0
+            result.resumes = final.1 - baseline.1
+        }
+        result.error = meter.firstError.withLock { $0 }
+        return result
+    }
+
+    static func label(_ variant: SpeedVariant, notification: JobLoop.Configuration.Notification) -> String {
+        switch variant {
+        case .sync: "sync, 1 thread"
+        case .jobs: "jobs, 1 loop thread, notify \(notification == .waitFD ? "fd" : "callback")"
+        case .concurrency: "Swift concurrency, a task per op"
+        }
+    }
+}
+
+/// Monotonic and per-thread CPU clocks in nanoseconds.
+enum Clock {
+    static func nanoseconds() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+
+    static func threadCPUNanoseconds() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+}
+
+/// One status line redrawn in place, only where standard output is a terminal.
+struct ProgressLine {
+    let enabled: Bool
+
+    init(enabled: Bool) {
+        self.enabled = enabled && isatty(STDOUT_FILENO) == 1
+    }
+
+    func show(_ text: String) {
+        guard enabled else { return }
+        print("\r\u{1B}[K  \(text)", terminator: "")
+        fflush(nil)
+    }
+
+    func clear() {
+        guard enabled else { return }
+        print("\r\u{1B}[K", terminator: "")
+        fflush(nil)
+    }
+}
