@@ -43,32 +43,8 @@ public enum AsyncJob {
     public static func start<Value, Failure: Error>(
         waitContext: WaitContext? = nil, _ body: @escaping () throws(Failure) -> Value
     ) throws(AsyncJobError) -> JobOutcome<Value, Failure> {
-        // Inlined into the caller, so specialized: the result storage, the body's runner and the
-        // outcome are concrete types there, and the non-generic core never looks up generic
-        // metadata or goes through a witness table.
-        try unsafe withUnsafeTemporaryAllocation(of: Value.self, capacity: 1) { value throws(AsyncJobError) in
-            try unsafe withUnsafeTemporaryAllocation(of: Failure.self, capacity: 1) { error throws(AsyncJobError) in
-                try unsafe withUnsafeTemporaryAllocation(of: (() throws(Failure) -> Value).self, capacity: 1) {
-                    bodyCopy throws(AsyncJobError) in
-                    unsafe bodyCopy.baseAddress!.initialize(to: body)
-                    let step: RawStep
-                    do throws(AsyncJobError) {
-                        step = try unsafe JobRuntime.startInlined(
-                            waitContext: waitContext, runner: JobSlot.runner(for: Value.self, failure: Failure.self),
-                            body: UnsafeMutableRawPointer(bodyCopy.baseAddress!),
-                            value: UnsafeMutableRawPointer(value.baseAddress), error: UnsafeMutableRawPointer(error.baseAddress))
-                    } catch {
-                        unsafe bodyCopy.baseAddress!.deinitialize(count: 1)
-                        throw error
-                    }
-                    switch step {
-                    case .finished, .paused: break  // the job took the body
-                    case .noJobsAvailable, .insideJob: unsafe bodyCopy.baseAddress!.deinitialize(count: 1)
-                    }
-                    return unsafe JobOutcome(step, value: value.baseAddress, error: error.baseAddress)
-                }
-            }
-        }
+        // Inlined into the caller, so specialized (see `JobRuntime.start(waitContext:_:)`).
+        try JobRuntime.start(waitContext: waitContext, body)
     }
 
     /// Suspends the running job and returns control to whoever started or resumed it.
@@ -175,19 +151,6 @@ public enum JobOutcome<Value, Failure: Error>: ~Copyable {
         case .failure(let error): self = .failed(error)
         }
     }
-
-    /// The outcome of a start or resume whose value or error the core moved to `value`/`error`.
-    @inlinable
-    init(_ step: RawStep, value: UnsafeMutablePointer<Value>?, error: UnsafeMutablePointer<Failure>?) {
-        switch step {
-        // (A body that cannot throw did not: specialized for `Never`, the flag is not even read.)
-        case .finished(let failed):
-            self = unsafe Failure.self != Never.self && failed ? .failed(error!.move()) : .finished(value!.move())
-        case .paused(let job): self = .paused(PausedJob(job))
-        case .noJobsAvailable: self = .noJobsAvailable
-        case .insideJob: preconditionFailure("AsyncJob.start called from inside a job: jobs do not nest")
-        }
-    }
 }
 
 /// The one handle to a paused job.
@@ -216,15 +179,7 @@ public struct PausedJob<Value, Failure: Error>: ~Copyable {
         let job = reference
         discard self
         // Inlined and specialized in the caller, like AsyncJob.start.
-        return unsafe withUnsafeTemporaryAllocation(of: Value.self, capacity: 1) { value in
-            unsafe withUnsafeTemporaryAllocation(of: Failure.self, capacity: 1) { error in
-                let valueAddress = UnsafeMutableRawPointer(value.baseAddress)
-                let errorAddress = UnsafeMutableRawPointer(error.baseAddress)
-                let step = unsafe JobSlot.resumeInline(job, value: valueAddress, error: errorAddress)
-                    ?? JobRuntime.resumeOrTrap(job, value: valueAddress, error: errorAddress)
-                return unsafe JobOutcome(step, value: value.baseAddress, error: error.baseAddress)
-            }
-        }
+        return JobRuntime.resume(job)
     }
 
     /// Cancels the job now: it is resumed with every pause failing until its code returns; its

@@ -1,11 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The per-job record and the switch into and out of it: the only place besides PoolCore.swift
-// that touches job memory directly.
-//
-// Layout of one allocation: [_ajctx_job, padded to 64 bytes][JobRecord]. The memory is
-// type-stable: a record is never returned to malloc, only to a process-wide free list
-// (RecordRecycler), and its generation grows on every reuse. A stale handle therefore always
-// reads a valid record and detects the mismatch, instead of touching freed memory.
+// `JobSlot`, the handle to one job record, and the switch into and out of it: with PoolCore.swift
+// the only code that touches job memory directly. The record's fields: JobRecord.swift.
 //
 // Hot-path rule: no ARC, locks or syscalls between `start`/`resume` and the switch, or between
 // `pause` and the switch. Fields are plain values in raw memory, so no dynamic exclusivity
@@ -14,91 +9,6 @@ import Glibc
 import Synchronization
 import SystemPackage
 import _CJobContext
-
-/// Lifecycle of a job record.
-@usableFromInline enum JobState: UInt8 {
-    /// In the pool's free list (or recycled), no job on it.
-    case idle
-    /// Switched to; its code is executing (or it is the one that resumed... nothing: one per thread).
-    case running
-    /// Suspended in `pause`, waiting for `resume`.
-    case paused
-    /// Its body returned; the resumer is about to recycle it.
-    case finished
-}
-
-/// What a job's body shares with the code that runs it on the job's stack: the body itself (two
-/// words: a Swift closure, or a C function and its argument) and where the current resumer wants
-/// the body's value and error. The first field of every `JobRecord`.
-@usableFromInline @unsafe struct JobDelivery {
-    /// The body of a job that has not started yet: raw storage for two words, copied in by
-    /// `prepare` and moved out (through a pointer bound to the body's type) by its runner.
-    @usableFromInline var body: (UnsafeRawPointer?, UnsafeRawPointer?) = (nil, nil)
-    /// Uninitialized `Value` storage on the current resumer's stack; nil when nobody wants it.
-    @usableFromInline var value: UnsafeMutableRawPointer?
-    /// Uninitialized `Failure` storage on the current resumer's stack; nil when nobody wants it.
-    @usableFromInline var error: UnsafeMutableRawPointer?
-
-    @usableFromInline init() {}
-
-    /// Records that the body threw (its error is at `error`): sets `JobRecord.failed` of the
-    /// record whose first field `delivery` is (a flag here would make every record 16 bytes
-    /// larger).
-    @inlinable
-    static func markFailed(_ delivery: UnsafeMutablePointer<JobDelivery>) {
-        unsafe UnsafeMutableRawPointer(delivery).assumingMemoryBound(to: JobRecord.self).pointee.failed = true
-    }
-}
-
-/// Runs a job's body on its stack: moves the body out of `delivery.body`, runs it, and moves its
-/// value to `delivery.value` or its error to `delivery.error` (read after the body returns: the
-/// job may have been resumed by other code since it started). Marks the record failed if the
-/// body threw (`JobDelivery.markFailed`).
-///
-/// Made by `JobSlot.runner(for:failure:)` in the caller's code, where it is specialized for the
-/// body's types and captures nothing; the core stores and calls it without knowing those types.
-@usableFromInline typealias JobBodyRunner = (UnsafeMutablePointer<JobDelivery>) -> Void
-
-/// The fields Swift keeps per job, next to the C `_ajctx_job`. Only reached through `JobSlot`.
-@usableFromInline @unsafe struct JobRecord {
-    /// The body and where its result goes (first: the runner reaches it at the record's address).
-    @usableFromInline var delivery = unsafe JobDelivery()
-    /// Raw storage of the `JobBodyRunner` of `delivery.body`: initialized by `prepare` (without
-    /// releasing anything), moved out by `runBody`. Raw, so that neither side pays ARC for the
-    /// runner's (usually absent) context beyond the one release after the call.
-    var runnerStorage: (UnsafeRawPointer?, UnsafeRawPointer?) = (nil, nil)
-    @usableFromInline var state: JobState = .idle
-    /// Whether the finished body threw (its error is at `delivery.error`); cleared by `prepare`.
-    @usableFromInline var failed = false
-    /// Everything that keeps a pause off the inlined path, in one word so that the path checks
-    /// it once (zero: nothing does): the number of open `blockPause` calls
-    /// (`PauseGate.blockMask`), a requested cancellation (`PauseGate.cancel`), and a stack
-    /// without a guard page, whose canary every pause checks (`PauseGate.canary`). Read through
-    /// `JobSlot.blockCount`, `cancelRequested` and `checksCanary`.
-    @usableFromInline var pauseGate: UInt32 = 0
-    @usableFromInline var generation: UInt64 = 0
-    /// The pool that owns the job (and so the thread); nil while recycled.
-    @usableFromInline var pool: PoolHandle?
-    /// Next record in the pool's free list, or in the recycler's list.
-    @usableFromInline var nextFree: JobSlot?
-    /// Neighbours in the pool's list of all its records.
-    var previousInPool: JobSlot?
-    var nextInPool: JobSlot?
-    /// Where the stack goes back to; nil while recycled. (The stack itself is described by the
-    /// `_ajctx_job` fields: see `stack`.)
-    var allocator: StackAllocatorBox?
-    @usableFromInline var waitContext: WaitContext?
-    /// The same object, unretained: lets a resume reach it without retain and release (two
-    /// atomic operations, a third of a round trip). `waitContext` keeps it alive.
-    @usableFromInline var waitContextAddress: UnsafeMutableRawPointer?
-}
-
-/// The bits of `JobRecord.pauseGate`.
-@usableFromInline enum PauseGate {
-    @inlinable static var cancel: UInt32 { 1 << 31 }
-    @inlinable static var canary: UInt32 { 1 << 30 }
-    @inlinable static var blockMask: UInt32 { canary - 1 }
-}
 
 /// A reference to one job record.
 ///
@@ -548,16 +458,6 @@ extension JobSlot {
     }
 }
 
-/// A pool's stack allocator, shared by reference by the pool and its records (an existential in
-/// every record would cost 40 bytes of each paused job).
-final class StackAllocatorBox: Sendable {
-    let allocator: any StackAllocator
-
-    init(_ allocator: any StackAllocator) {
-        self.allocator = allocator
-    }
-}
-
 /// The form in which a `JobBodyRunner` sits in `JobRecord.runnerStorage`.
 @usableFromInline @unsafe struct RunnerStorage {
     @usableFromInline var run: JobBodyRunner
@@ -571,51 +471,4 @@ final class StackAllocatorBox: Sendable {
 /// for each body, and switches back to the resumer after each; see `_ajctx_prepare`).
 private let jobEntry: @convention(c) (UnsafeMutablePointer<_ajctx_job>) -> Void = { machine in
     unsafe JobSlot(machine: machine).runBody()
-}
-
-/// Process-wide store of job records whose pool is gone, for reuse by any thread's pool.
-enum RecordRecycler {
-    private struct List: @unchecked Sendable {
-        var head: JobSlot?
-    }
-    private static let list = PosixMutex(List())
-
-    /// A recycled record, or a new one.
-    static func take() -> JobSlot {
-        if let slot = list.withLock({ list -> JobSlot? in
-            guard let head = list.head else { return nil }
-            list.head = head.nextFree
-            return head
-        }) {
-            slot.nextFree = nil
-            return slot
-        }
-        return JobSlot.allocate()
-    }
-
-    /// Gives back a record whose stack is detached; its generation moves on so old handles fail.
-    static func give(_ slot: JobSlot) {
-        slot.generation &+= 1
-        slot.state = .idle
-        slot.pool = nil
-        slot.previousInPool = nil
-        slot.nextInPool = nil
-        list.withLock { list in
-            slot.nextFree = list.head
-            list.head = slot
-        }
-    }
-}
-
-/// Reports a job that overran its stack, then aborts: the job's frames and whatever lay below
-/// them can no longer be trusted.
-enum StackOverflowReport {
-    static func canaryOverwritten(_ slot: JobSlot) -> Never {
-        let address = unsafe String(describing: slot.address)
-        let message = "swift-async-jobs: stack overflow in job \(address): it overran its "
-            + "\(slot.usableStackBytes)-byte stack (stack canary overwritten). Give the pool larger stacks: "
-            + "JobPool.configure(stackSize:) in Swift, SAJ_set_stack_size() in C.\n"
-        StandardError.write(message)
-        abort()
-    }
 }
