@@ -148,19 +148,19 @@ public final class JobLoop: Sendable {
         let epoll: FileDescriptor
         switch Epoll.create() {
         case .success(let fd): epoll = fd
-        case .failure(let errno): throw JobLoopError(.setupFailed, systemError: errno)
+        case .failure(let errno): throw JobLoopError(.setupFailed, underlying: errno)
         }
         switch EventCounter.make() {
         case .success(let fd): wakeFD = fd
         case .failure(let errno):
             EventCounter.close(epoll)
-            throw JobLoopError(.setupFailed, systemError: errno)
+            throw JobLoopError(.setupFailed, underlying: errno)
         }
         epollFD = epoll
         if let errno = Epoll.add(epoll, wakeFD, events: Epoll.readableLevel, data: Self.wakeToken) {
             EventCounter.close(epoll)
             EventCounter.close(wakeFD)
-            throw JobLoopError(.setupFailed, systemError: errno)
+            throw JobLoopError(.setupFailed, underlying: errno)
         }
     }
 
@@ -194,7 +194,7 @@ public final class JobLoop: Sendable {
                 shared.finished = true
                 EventCounter.close(loop.wakeFD)
             }
-            throw JobLoopError(.threadUnavailable, systemError: errno)
+            throw JobLoopError(.threadUnavailable, underlying: errno)
         }
     }
 

@@ -304,7 +304,7 @@ final class JobLoopCore {
         } catch {
             syncDescriptors(of: entry)
             retire(entry)
-            work.fail(JobLoopError(.jobUnavailable, underlying: error))
+            work.fail(JobLoopError(.jobUnavailable, jobError: error))
         }
         return true
     }

@@ -44,21 +44,22 @@ public struct JobLoopError: Error, Hashable, Sendable, CustomStringConvertible {
 
     /// What happened.
     public let code: Code
+    /// The system error behind ``Code/threadUnavailable`` or ``Code/setupFailed`` (or behind
+    /// ``jobError``), as ``AsyncJobError/underlying`` is for the core.
+    public let underlying: Errno?
     /// The job system's error behind ``Code/jobUnavailable``.
-    public let underlying: AsyncJobError?
-    /// The system error behind ``Code/threadUnavailable`` or ``Code/setupFailed``.
-    public let systemError: Errno?
+    public let jobError: AsyncJobError?
 
     /// Creates an error.
-    public init(_ code: Code, underlying: AsyncJobError? = nil, systemError: Errno? = nil) {
+    public init(_ code: Code, underlying: Errno? = nil, jobError: AsyncJobError? = nil) {
         self.code = code
-        self.underlying = underlying
-        self.systemError = systemError
+        self.underlying = underlying ?? jobError?.underlying
+        self.jobError = jobError
     }
 
     public var description: String {
+        if let jobError { return "JobLoopError(\(code): \(jobError))" }
         if let underlying { return "JobLoopError(\(code): \(underlying))" }
-        if let systemError { return "JobLoopError(\(code): \(systemError))" }
         return "JobLoopError(\(code))"
     }
 }

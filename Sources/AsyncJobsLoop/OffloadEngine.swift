@@ -124,7 +124,7 @@ final class WorkerThreads: Sendable {
             case .success(let thread): queue.withLock { $0.threads.append(thread) }
             case .failure(let errno):
                 shutdown()
-                throw JobLoopError(.threadUnavailable, systemError: errno)
+                throw JobLoopError(.threadUnavailable, underlying: errno)
             }
         }
     }

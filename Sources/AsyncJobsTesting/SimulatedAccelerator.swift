@@ -142,13 +142,13 @@ final class AcceleratorDevice: Sendable {
         self.moderationInterval = min(100_000, latencyNanoseconds / 10)
         switch TimerFD.make() {
         case .success(let fd): timer = fd
-        case .failure(let errno): throw JobLoopError(.setupFailed, systemError: errno)
+        case .failure(let errno): throw JobLoopError(.setupFailed, underlying: errno)
         }
         switch PlatformThread.spawn(name: "aj-accelerator", { [self] in self.run() }) {
         case .success(let thread): state.withLock { $0.thread = thread }
         case .failure(let errno):
             EventCounter.close(timer)
-            throw JobLoopError(.threadUnavailable, systemError: errno)
+            throw JobLoopError(.threadUnavailable, underlying: errno)
         }
     }
 
