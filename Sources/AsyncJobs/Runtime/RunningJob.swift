@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // What modules of this package that build engines (the job loop) need of the job running on
 // this thread, without reaching into the job record. Inlinable: engines call it once per
-// operation.
+// operation (and `@usableFromInline` on the type: without it the 6.3 compiler does not give other
+// modules the bodies of a `package` type's inlinable members).
 
 /// The job running on the calling thread, as an engine's job side sees it.
-package struct RunningJob {
+@usableFromInline package struct RunningJob {
     @usableFromInline let slot: JobSlot
 
     @inlinable init(slot: JobSlot) { self.slot = slot }

@@ -20,17 +20,19 @@ import Glibc
 /// Invariant: the header is only read or written between `pthread_mutex_lock` and
 /// `pthread_mutex_unlock` of the tail element, which is initialised when the buffer is made and
 /// destroyed in its `deinit`.
-@safe package struct PosixMutex<Value>: @unchecked Sendable {
+@usableFromInline @safe package struct PosixMutex<Value>: @unchecked Sendable {
     /// The value and the mutex (see the type's invariant).
-    @safe private final class Storage: ManagedBuffer<Value, pthread_mutex_t> {
+    @usableFromInline @safe final class Storage: ManagedBuffer<Value, pthread_mutex_t> {
         deinit {
             _ = unsafe withUnsafeMutablePointerToElements { unsafe pthread_mutex_destroy($0) }
         }
     }
 
-    private let storage: Storage
+    @usableFromInline let storage: Storage
 
-    /// Creates the lock around `value`.
+    /// Creates the lock around `value`. Inlinable for the same reason as `withLock` (an engine
+    /// may make one per request).
+    @inlinable
     package init(_ value: consuming Value) {
         let initial = consume value
         let buffer = unsafe Storage.create(minimumCapacity: 1) { _ in initial }
@@ -39,8 +41,10 @@ import Glibc
         precondition(result == 0, "pthread_mutex_init failed: \(result)")
     }
 
-    /// Runs `body` with exclusive access to the value.
-    @inline(__always)
+    /// Runs `body` with exclusive access to the value. Inlinable: the other modules of the package
+    /// (the loop, the C library) would otherwise call an unspecialized generic that looks up
+    /// `Value`'s metadata at every lock.
+    @inlinable @inline(__always)
     package func withLock<Result, Failure: Error>(
         _ body: (inout Value) throws(Failure) -> Result
     ) throws(Failure) -> Result {
