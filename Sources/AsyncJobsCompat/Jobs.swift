@@ -69,15 +69,14 @@ public func SAJ_pause_job() -> Int32 {
 
 @c @implementation
 public func SAJ_get_current_job() -> OpaquePointer? {
-    guard let current = JobRuntime.current else { return nil }
-    return unsafe OpaquePointer(current.opaqueHandle)
+    unsafe OpaquePointer(JobReference.currentOpaqueHandle)
 }
 
 @c @implementation
 public func SAJ_get_wait_ctx(_ job: OpaquePointer?) -> OpaquePointer? {
     guard let job = unsafe job else { return nil }
-    guard let context = unsafe JobReference(opaqueHandle: UnsafeRawPointer(job)).waitContext else { return nil }
-    return unsafe WaitContextHandle.pointer(to: context)
+    // The context's address is its handle (WaitContextHandle), read without retaining it.
+    return unsafe OpaquePointer(JobReference.waitContextAddress(opaqueHandle: UnsafeRawPointer(job)))
 }
 
 @c @implementation

@@ -17,6 +17,29 @@ extension JobReference {
 }
 
 extension JobReference {
+    /// The C handle of the job running on this thread, or nil (`SAJ_get_current_job`): inlined
+    /// into the C entry point, one thread-local load.
+    @inlinable @inline(__always)
+    package static var currentOpaqueHandle: UnsafeMutableRawPointer? {
+        guard let machine = _ajctx_current() else { return nil }
+        return unsafe UnsafeMutableRawPointer(machine)
+    }
+
+    /// The address of the wait context of the job behind a C handle, unretained (the job holds
+    /// it), while the job exists; nil for a job without one or a handle whose job finished
+    /// (`SAJ_get_wait_ctx`). The same answer as `waitContext`, without the retain and release
+    /// of the object (two atomic operations).
+    /// - Important: `opaqueHandle` must be a value that `opaqueHandle` returned.
+    @inlinable @inline(__always)
+    package static func waitContextAddress(opaqueHandle: UnsafeRawPointer) -> UnsafeMutableRawPointer? {
+        let slot = unsafe JobSlot.from(address: opaqueHandle)
+        let state = slot.state
+        guard state == .running || state == .paused else { return nil }
+        return unsafe slot.record.pointee.waitContextAddress
+    }
+}
+
+extension JobReference {
     /// Brings the job's record into the cache ahead of a resume (a driver resuming many jobs in
     /// turn calls it two jobs ahead, then `prefetchStack` one ahead). Only a hint: a stale
     /// reference reads a record that exists anyway.
