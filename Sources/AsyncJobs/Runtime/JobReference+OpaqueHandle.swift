@@ -21,8 +21,8 @@ extension JobReference {
     /// into the C entry point, one thread-local load.
     @inlinable @inline(__always)
     package static var currentOpaqueHandle: UnsafeMutableRawPointer? {
-        guard let machine = _ajctx_current() else { return nil }
-        return unsafe UnsafeMutableRawPointer(machine)
+        guard let machine = unsafe _ajctx_current() else { return nil }
+        return UnsafeMutableRawPointer(machine)
     }
 
     /// The address of the wait context of the job behind a C handle, unretained (the job holds
