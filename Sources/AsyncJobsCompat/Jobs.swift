@@ -52,6 +52,81 @@ enum CompatJobs {
     }
 }
 
+#if arch(x86_64) && os(Linux)
+// SAJ_start_job and SAJ_pause_job are the assembly entry points of saj_entry_x86_64_sysv_elf.S
+// (CAsyncJobsCompat), which make the switch themselves and return to their C caller without a
+// mispredicted `ret`; these are their halves. Each half returns either a small result (the call
+// is done) or the address of a job record, which is never that small.
+
+/// SAJ_pause_job, before the switch: 1 or 0 (done: SAJ_pause_job's result), or the job to
+/// switch out of.
+@_cdecl("_saj_pause_enter")
+@inline(never)  // keeps the C helpers it calls inlined (inlined into its C thunk, they were not)
+func sajPauseEnter() -> UInt {
+    if let job = unsafe JobRuntime.pauseForeignPrepare() { return UInt(bitPattern: job) }
+    return sajPauseWhole()
+}
+
+/// A pause that `pauseForeignPrepare` declined, taken whole (out of line).
+@inline(never)
+func sajPauseWhole() -> UInt {
+    UInt(OpenSSLResult.pauseJob(JobRuntime.pause()))
+}
+
+/// SAJ_pause_job, resumed: its result.
+@_cdecl("_saj_pause_leave")
+@inline(never)  // keeps the C helpers it calls inlined (inlined into its C thunk, they were not)
+func sajPauseLeave(_ job: UnsafeMutableRawPointer) -> Int32 {
+    unsafe JobRuntime.pauseForeignResumed(job) ? 1 : 0
+}
+
+/// SAJ_start_job resuming `*job` (not NULL), before the switch: SAJ_start_job's result (0-3: a
+/// resume taken whole, or refused), or the job to switch into; `value` receives the job
+/// function's result.
+@_cdecl("_saj_resume_enter")
+@inline(never)  // keeps the C helpers it calls inlined (inlined into its C thunk, they were not)
+func sajResumeEnter(
+    _ job: UnsafeMutablePointer<OpaquePointer?>, _ ret: UnsafeMutablePointer<Int32>?,
+    _ value: UnsafeMutablePointer<Int32>
+) -> UInt {
+    let handle = unsafe UnsafeRawPointer(job.pointee.unsafelyUnwrapped)
+    if let running = unsafe JobRuntime.resumeForeignPrepare(handle, value: UnsafeMutableRawPointer(value)) {
+        return UInt(bitPattern: running)
+    }
+    return unsafe sajResumeWhole(handle, job, ret)
+}
+
+/// A resume that `resumeForeignPrepare` declined, taken whole (out of line, so that the usual
+/// path keeps a small frame).
+@inline(never)
+func sajResumeWhole(
+    _ handle: UnsafeRawPointer, _ job: UnsafeMutablePointer<OpaquePointer?>, _ ret: UnsafeMutablePointer<Int32>?
+) -> UInt {
+    unsafe UInt(OpenSSLResult.resumed(JobRuntime.resumeForeign(handle), job: job, ret: ret))
+}
+
+/// SAJ_start_job, back from the switch: SAJ_PAUSE, or SAJ_FINISH with `*job` and `*ret` written.
+@_cdecl("_saj_resume_leave")
+@inline(never)  // keeps the C helpers it calls inlined (inlined into its C thunk, they were not)
+func sajResumeLeave(
+    _ back: UnsafeMutableRawPointer, _ job: UnsafeMutablePointer<OpaquePointer?>,
+    _ ret: UnsafeMutablePointer<Int32>?, _ value: UnsafeMutablePointer<Int32>
+) -> Int32 {
+    guard unsafe JobRuntime.resumeForeignSwitchedBack(back) else { return SAJ_PAUSE }
+    if let ret = unsafe ret { unsafe ret.pointee = value.pointee }
+    unsafe job.pointee = nil
+    return SAJ_FINISH
+}
+
+/// SAJ_start_job with `job == NULL` or `*job == NULL` (the assembly entry point's tail jump).
+@_cdecl("_saj_start_job_new")
+func sajStartJobNew(
+    _ job: UnsafeMutablePointer<OpaquePointer?>?, _ ctx: OpaquePointer?, _ ret: UnsafeMutablePointer<Int32>?,
+    _ function: SAJ_job_fn?, _ args: UnsafeMutableRawPointer?, _ size: Int
+) -> Int32 {
+    unsafe CompatJobs.start(job, ctx, ret, function, args, size)
+}
+#else
 @c @implementation
 public func SAJ_start_job(
     _ job: UnsafeMutablePointer<OpaquePointer?>?, _ ctx: OpaquePointer?, _ ret: UnsafeMutablePointer<Int32>?,
@@ -66,6 +141,7 @@ public func SAJ_pause_job() -> Int32 {
     if let resumed = JobRuntime.pauseInline() { return resumed ? 1 : 0 }
     return OpenSSLResult.pauseJob(JobRuntime.pause())
 }
+#endif
 
 @c @implementation
 public func SAJ_get_current_job() -> OpaquePointer? {

@@ -18,7 +18,13 @@ _Static_assert(AJCTX_FRAME_X30 == AJCTX_FRAME_X29 + 8, "x29 and x30 are saved as
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <string.h>
+
+// The C library's assembly entry points (CAsyncJobsCompat, saj_entry_x86_64_sysv_elf.S) switch
+// with these offsets.
+_Static_assert(offsetof(_ajctx_job, job_sp) == 0 && offsetof(_ajctx_job, caller_sp) == 8,
+               "saj_entry_x86_64_sysv_elf.S: job_sp at 0, caller_sp at 8");
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The C library's view of a job: its record's address is the `ASYNC_JOB *`.
+import Synchronization
 import _CJobContext
 
 extension JobReference {
@@ -102,5 +103,77 @@ extension JobRuntime {
         case .paused: return .paused
         case .noJobsAvailable, .insideJob: return .refused(.insideJob)
         }
+    }
+}
+
+extension JobRuntime {
+    /// The first half of the C library's pause on x86_64, where the switch itself is made by
+    /// the assembly entry point (`SAJ_pause_job`, so that no `ret` follows the switch): in the
+    /// usual case (see `JobSlot.pauseInline`) it marks the job paused, saves its access set and
+    /// returns the job's address; the caller must then switch with
+    /// `_ajctx_swap(&job->job_sp, job->caller_sp, job)`, running no Swift code in between, and
+    /// call `pauseForeignResumed` once resumed. nil: declined, nothing done (call `pause()`).
+    @inlinable @inline(__always)
+    package static func pauseForeignPrepare() -> UnsafeMutableRawPointer? {
+        guard let machine = unsafe _ajctx_current() else { return nil }
+        let record = unsafe JobSlot(machine: machine).record
+        guard unsafe record.pointee.pauseGate == 0, unsafe _ajctx_suspend_prepare(machine) != 0 else { return nil }
+        unsafe record.pointee.state = .paused
+        return UnsafeMutableRawPointer(machine)
+    }
+
+    /// The second half (see `pauseForeignPrepare`), inside the resumed job: whether it was
+    /// resumed normally (false: by its cancellation).
+    @inlinable @inline(__always)
+    package static func pauseForeignResumed(_ job: UnsafeMutableRawPointer) -> Bool {
+        let slot = unsafe JobSlot.from(address: job)
+        // The changes the application saw are now old news (SEMANTICS.md).
+        if let address = unsafe slot.record.pointee.waitContextAddress,
+            unsafe Unmanaged<WaitContext>.fromOpaque(address)._withUnsafeGuaranteedRef({
+                $0.hasChanges.load(ordering: .acquiring)
+            })
+        {
+            slot.resetWaitContextChanges()
+        }
+        return !slot.cancelRequested
+    }
+
+    /// The first half of the C library's resume of a paused handle on x86_64 (see
+    /// `pauseForeignPrepare`): in the usual case (see `resumeForeign`) it prepares the job to run,
+    /// with `value` as the place for its function's result, and returns its address; the caller
+    /// must then switch with `_ajctx_swap(&job->caller_sp, job->job_sp, job)` and call
+    /// `resumeForeignSwitchedBack` with the job the switch hands back. nil: declined, nothing
+    /// done (call `resumeForeign`, which says why or resumes).
+    /// - Important: `handle` must be a value that `opaqueHandle` returned.
+    @inlinable @inline(__always)
+    package static func resumeForeignPrepare(
+        _ handle: UnsafeRawPointer, value: UnsafeMutableRawPointer
+    ) -> UnsafeMutableRawPointer? {
+        let slot = unsafe JobSlot.from(address: handle)
+        let record = unsafe slot.record
+        // A C handle carries no generation: the record's state says whether it is paused. A paused
+        // job belongs to a pool; this thread's pool, and no job running, make it resumable here.
+        guard unsafe record.pointee.state == .paused, unsafe _ajctx_current() == nil else { return nil }
+        let pool = unsafe record.pointee.pool.unsafelyUnwrapped
+        guard unsafe UInt(bitPattern: pool.core) == unsafeBitCast(_ajctx_pool(), to: UInt.self),
+            unsafe _ajctx_resume_prepare(slot.machine) != 0
+        else { return nil }
+        unsafe record.pointee.delivery.value = value
+        unsafe record.pointee.delivery.error = nil
+        unsafe record.pointee.state = .running
+        unsafe _ajctx_set_current(slot.machine)
+        return unsafe UnsafeMutableRawPointer(slot.machine)
+    }
+
+    /// The second half (see `resumeForeignPrepare`), back from the switch: true if the job
+    /// finished (its value is at the `value` of the first half, and the job went back to its
+    /// pool), false if it paused again.
+    @inlinable @inline(__always)
+    package static func resumeForeignSwitchedBack(_ job: UnsafeMutableRawPointer) -> Bool {
+        _ajctx_set_current(nil)
+        let back = unsafe JobSlot.from(address: job)
+        guard back.state == .finished else { return false }
+        _ = JobSlot.recycleInline(back, pool: unsafe back.record.pointee.pool.unsafelyUnwrapped)
+        return true
     }
 }

@@ -220,6 +220,31 @@ static inline __attribute__((always_inline)) void _ajctx_suspend_fast(_ajctx_job
     }
 }
 
+/// The exclusivity half of `_ajctx_resume_fast`, for a caller that then switches itself with
+/// `_ajctx_swap(&job->caller_sp, job->job_sp, job)` and nothing in between (the C library's
+/// assembly entry points). Returns 1 having done the two stores, or 0 having done nothing (the
+/// caller then takes `_ajctx_resume`'s path).
+static inline __attribute__((always_inline)) int _ajctx_resume_prepare(_ajctx_job *job) {
+    uintptr_t *head = _ajctx_tls.access_head;
+    if (__builtin_expect(head != NULL && job->access_set[0] == 0, 1)) {
+        job->access_set[0] = *head;
+        return 1;
+    }
+    return 0;
+}
+
+/// The exclusivity half of `_ajctx_suspend_fast` (see `_ajctx_resume_prepare`): the caller then
+/// switches with `_ajctx_swap(&job->job_sp, job->caller_sp, job)`.
+static inline __attribute__((always_inline)) int _ajctx_suspend_prepare(_ajctx_job *job) {
+    uintptr_t *head = _ajctx_tls.access_head;
+    if (__builtin_expect(head != NULL && job->access_set[0] == *head, 1)) {
+        job->access_set[0] = 0;
+        job->access_set[1] = 0;
+        return 1;
+    }
+    return 0;
+}
+
 static inline __attribute__((always_inline)) void _ajctx_finish_fast(_ajctx_job *job) {
     if (__builtin_expect(_ajctx_tls.access_head != NULL, 1)) {
         job->reusable = 1;

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: Apache-2.0
+// SAJ_start_job (its resume of a paused job) and SAJ_pause_job on x86_64: the switch between the
+// two C callers without a mispredicted return.
+//
+// Why assembly: the switch (`_ajctx_swap`) leaves through `jmp`, so the return-stack buffer is not
+// popped; after a switch it holds the *other* side's return addresses. An entry point compiled
+// from Swift or C ends in `ret`, which then mispredicts on each side of every round trip
+// (docs/context-switch.md). These entry points return to their C caller with `pop` + `jmp`
+// instead, which the indirect-branch predictor gets right, and make only balanced calls around
+// the switch: the policy stays in Swift (AsyncJobsCompat, Jobs.swift), in two halves each:
+//   _saj_pause_enter()               -> 0 or 1: done, the result (no switch was needed, or the
+//                                       whole pause ran on the general path); otherwise the job
+//                                       to switch out of (its state set, its access set saved)
+//   _saj_pause_leave(job)            -> SAJ_pause_job's result, after the job was resumed
+//   _saj_resume_enter(job, ret, &v)  -> 0..3: done, SAJ_start_job's result (a refused or unusual
+//                                       resume, run whole); otherwise the job to switch into
+//   _saj_resume_leave(job, job, ret, &v) -> SAJ_PAUSE or SAJ_FINISH, after the switch back
+// SAJ_start_job with *job == NULL (a new job) goes on to the Swift `_saj_start_job_new`, a tail
+// jump with the arguments untouched.
+//
+// The switch: `_ajctx_swap(save, to, data)` with the offsets of `_ajctx_job` (job_sp at 0,
+// caller_sp at 8; checked in Sources/_CJobContext/job_context.c). Like `_ajctx_swap`, these entry
+// points are not shadow-stack (CET SHSTK) compatible; under IBT they begin with `endbr64` and
+// jump with `notrack`.
+#if defined(__x86_64__) && defined(__ELF__)
+
+#if defined(__CET__) && (__CET__ & 1)
+#define SAJ_ENDBR endbr64
+#define SAJ_NOTRACK notrack
+#else
+#define SAJ_ENDBR
+#define SAJ_NOTRACK
+#endif
+
+#define JOB_SP 0
+#define CALLER_SP 8
+
+    .text
+
+// int SAJ_pause_job(void)
+    .globl SAJ_pause_job
+    .type SAJ_pause_job,@function
+    .p2align 4
+SAJ_pause_job:
+    .cfi_startproc
+    SAJ_ENDBR
+    pushq %rbx
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rbx, 0
+    call _saj_pause_enter@PLT
+    cmpq $1, %rax
+    jbe 1f
+    movq %rax, %rbx
+    // _ajctx_swap(&job->job_sp, job->caller_sp, job)
+    leaq JOB_SP(%rax), %rdi
+    movq CALLER_SP(%rax), %rsi
+    movq %rax, %rdx
+    call _ajctx_swap@PLT
+    // Resumed.
+    movq %rbx, %rdi
+    call _saj_pause_leave@PLT
+1:
+    popq %rbx
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore rbx
+    popq %rcx
+    .cfi_adjust_cfa_offset -8
+    .cfi_register rip, rcx
+    SAJ_NOTRACK jmpq *%rcx
+    .cfi_endproc
+    .size SAJ_pause_job,.-SAJ_pause_job
+
+// int SAJ_start_job(SAJ_JOB **job /* rdi */, SAJ_WAIT_CTX *ctx /* rsi */, int *ret /* rdx */,
+//                   SAJ_job_fn func /* rcx */, void *args /* r8 */, size_t size /* r9 */)
+    .globl SAJ_start_job
+    .type SAJ_start_job,@function
+    .p2align 4
+SAJ_start_job:
+    .cfi_startproc
+    SAJ_ENDBR
+    testq %rdi, %rdi
+    je 2f
+    cmpq $0, (%rdi)
+    je 2f
+    // A resume: job in rbx, ret in r12, the job's value at (%rsp).
+    pushq %rbx
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset rbx, 0
+    pushq %r12
+    .cfi_adjust_cfa_offset 8
+    .cfi_rel_offset r12, 0
+    subq $8, %rsp
+    .cfi_adjust_cfa_offset 8
+    movq %rdi, %rbx
+    movq %rdx, %r12
+    movq %r12, %rsi
+    movq %rsp, %rdx
+    call _saj_resume_enter@PLT
+    cmpq $3, %rax
+    jbe 1f
+    // _ajctx_swap(&job->caller_sp, job->job_sp, job); returns the job
+    leaq CALLER_SP(%rax), %rdi
+    movq JOB_SP(%rax), %rsi
+    movq %rax, %rdx
+    call _ajctx_swap@PLT
+    movq %rax, %rdi
+    movq %rbx, %rsi
+    movq %r12, %rdx
+    movq %rsp, %rcx
+    call _saj_resume_leave@PLT
+1:
+    addq $8, %rsp
+    .cfi_adjust_cfa_offset -8
+    popq %r12
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore r12
+    popq %rbx
+    .cfi_adjust_cfa_offset -8
+    .cfi_restore rbx
+    popq %rcx
+    .cfi_adjust_cfa_offset -8
+    .cfi_register rip, rcx
+    SAJ_NOTRACK jmpq *%rcx
+2:
+    // Restore the CFA for this path (the state above ends after the jump).
+    .cfi_def_cfa rsp, 8
+    .cfi_offset rip, -8
+    jmp _saj_start_job_new@PLT
+    .cfi_endproc
+    .size SAJ_start_job,.-SAJ_start_job
+
+#endif
+
+#if defined(__ELF__)
+    .section .note.GNU-stack,"",%progbits
+#endif
