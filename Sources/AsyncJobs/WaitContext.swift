@@ -20,25 +20,64 @@ import SystemPackage
 /// OpenSSL equivalent: `ASYNC_WAIT_CTX`.
 public final class WaitContext: Sendable {
     /// Identifies the engine that owns a wait descriptor; unique to that engine.
+    ///
+    /// Keys made of an `ObjectIdentifier` (what engines use) or a `UInt` (what the C library
+    /// makes of a C key's address) are one word, compared as words: a lookup needs no dynamic
+    /// cast, and the context can answer it without its lock.
     public struct Key: Hashable, Sendable {
-        let base: any Hashable & Sendable
-        /// `base` when it is an `ObjectIdentifier` (what engines use), compared without a
-        /// dynamic cast: an engine looks its key up at every operation.
-        let identifier: ObjectIdentifier?
-
-        /// A key made of any hashable value, for example an engine object's `ObjectIdentifier`.
-        public init(_ base: some Hashable & Sendable) {
-            self.base = base
-            self.identifier = base as? ObjectIdentifier
+        /// What `bits` holds.
+        @usableFromInline enum Kind: UInt8, Sendable {
+            /// An `ObjectIdentifier`'s bits.
+            case object
+            /// A `UInt` (a C key's address).
+            case word
+            /// Nothing: the key is `base`, compared with `==`.
+            case value
         }
 
+        @usableFromInline let kind: Kind
+        @usableFromInline let bits: UInt
+        /// The key itself when it is not one word (`kind == .value`), else nil.
+        @usableFromInline let base: (any Hashable & Sendable)?
+
+        /// A key made of any hashable value, for example an engine object's `ObjectIdentifier`.
+        /// (Inlinable: specialized for the key's type, the casts below cost nothing.)
+        @inlinable
+        public init(_ base: some Hashable & Sendable) {
+            if let identifier = base as? ObjectIdentifier {
+                self.init(kind: .object, bits: UInt(bitPattern: identifier), base: nil)
+            } else if let word = base as? UInt {
+                self.init(word: word)
+            } else {
+                self.init(kind: .value, bits: 0, base: base)
+            }
+        }
+
+        @usableFromInline
+        init(kind: Kind, bits: UInt, base: (any Hashable & Sendable)?) {
+            self.kind = kind
+            self.bits = bits
+            self.base = base
+        }
+
+        /// The key of a C caller: its address (equal to `Key(UInt(address))`).
+        @inlinable
+        package init(word: UInt) {
+            self.init(kind: .word, bits: word, base: nil)
+        }
+
+        /// The bits of an `ObjectIdentifier` key, else nil.
+        var objectBits: UInt? { kind == .object ? bits : nil }
+
         public static func == (lhs: Key, rhs: Key) -> Bool {
-            if let left = lhs.identifier, let right = rhs.identifier { return left == right }
-            return lhs.base.isEqual(to: rhs.base)
+            guard lhs.kind == rhs.kind else { return false }
+            guard lhs.kind == .value, let left = lhs.base, let right = rhs.base else { return lhs.bits == rhs.bits }
+            return left.isEqual(to: right)
         }
 
         public func hash(into hasher: inout Hasher) {
-            base.hash(into: &hasher)
+            hasher.combine(kind.rawValue)
+            if let base { base.hash(into: &hasher) } else { hasher.combine(bits) }
         }
     }
 
@@ -84,22 +123,82 @@ public final class WaitContext: Sendable {
     }
 
     /// A C callback and its argument, kept verbatim for the C library's `get_callback`.
-    package struct ForeignCallback: Sendable, Equatable {
-        package let function: UInt
-        package let argument: UInt
-        package init(function: UInt, argument: UInt) {
+    @usableFromInline package struct ForeignCallback: Sendable, Equatable {
+        @usableFromInline package let function: UInt
+        @usableFromInline package let argument: UInt
+        @inlinable package init(function: UInt, argument: UInt) {
             self.function = function
             self.argument = argument
         }
     }
 
+    /// Calls a C cleanup routine (the C library's `SAJ_cleanup_fn`, at `function`) with the
+    /// context's address, the key's address, the fd and the custom data. The C library installs
+    /// it before it sets its first descriptor (`installForeignCleanupCaller(_:)`); entries keep
+    /// only the routine's address, so that they stay plain words.
+    package typealias ForeignCleanupCaller = @Sendable (
+        _ function: UInt, _ context: UInt, _ key: UInt, _ fd: Int32, _ customData: UInt
+    ) -> Void
+
+    private static let foreignCleanupCaller = Mutex<ForeignCleanupCaller?>(nil)
+
+    /// Installs the caller of C cleanup routines (see `ForeignCleanupCaller`).
+    package static func installForeignCleanupCaller(_ caller: @escaping ForeignCleanupCaller) {
+        foreignCleanupCaller.withLock { $0 = caller }
+    }
+
+    /// One descriptor. Plain words except `extras` (nil for the C library's entries), so that
+    /// copying one is cheap: the lookups, `publish` and the changes scan copy entries.
     struct Entry {
-        let key: Key
+        let keyKind: Key.Kind
+        let keyBits: UInt
         let fd: FileDescriptor
-        let customData: (any Sendable)?
-        let cleanup: Cleanup?
+        /// The custom data as the C library sees it: a C caller's pointer, or a Swift `UInt`
+        /// (anything else reads as 0, as it always has).
+        let word: UInt
+        /// What the custom data is; `.other`: `extras.customData`.
+        let data: DataKind
+        /// The address of a C cleanup routine, 0 for none.
+        let foreignCleanup: UInt
+        /// What only Swift entries have.
+        let extras: EntryExtras?
         var added: Bool
         var deleted: Bool
+
+        /// The key as it was set.
+        var key: Key {
+            keyKind == .value ? Key(extras!.keyBase!) : Key(kind: keyKind, bits: keyBits, base: nil)
+        }
+
+        func matches(_ key: Key) -> Bool {
+            guard keyKind == key.kind else { return false }
+            guard keyKind == .value, let left = extras?.keyBase, let right = key.base else { return keyBits == key.bits }
+            return left.isEqual(to: right)
+        }
+
+        /// The custom data as Swift sees it.
+        var customData: (any Sendable)? {
+            switch data {
+            case .none: nil
+            case .word: word
+            case .other: extras?.customData
+            }
+        }
+    }
+
+    /// The parts of a Swift entry that are not words.
+    final class EntryExtras: Sendable {
+        /// The key when it is not one word.
+        let keyBase: (any Hashable & Sendable)?
+        /// The custom data when it is neither a word nor nothing.
+        let customData: (any Sendable)?
+        let cleanup: Cleanup?
+
+        init(keyBase: (any Hashable & Sendable)?, customData: (any Sendable)?, cleanup: Cleanup?) {
+            self.keyBase = keyBase
+            self.customData = customData
+            self.cleanup = cleanup
+        }
     }
 
     struct State {
@@ -108,19 +207,23 @@ public final class WaitContext: Sendable {
             didSet { engineLookup = nil }
         }
         /// The last engine object found by `engineTarget(forKey:matching:)` for an
-        /// `ObjectIdentifier` key: an engine looks its fd up at every operation, and a scan of the
-        /// entries (a copy and a dynamic cast each) cost about 760 of an fd loop's 3,130
-        /// instructions per operation.
-        var engineLookup: (key: ObjectIdentifier, object: AnyObject)?
+        /// `ObjectIdentifier` key (its bits): an engine looks its fd up at every operation, and
+        /// a scan of the entries (a copy and a dynamic cast each) cost about 760 of an fd loop's
+        /// 3,130 instructions per operation.
+        var engineLookup: (key: UInt, object: AnyObject)?
         var callback: (@Sendable () -> Void)?
         /// The same callback in a form an engine can announce in batches (set by a job loop
         /// through `restoreCallback(_:batchForm:)`); nil whenever `callback` was set any other way.
         var batchForm: (any AnyObject & Sendable)?
         var foreignCallback: ForeignCallback?
-        var status: Status = .unsupported
     }
 
+    /// Writers take it; readers of what `mirror` holds do not.
     let state = PosixMutex(State())
+    /// A copy of the descriptors and of the C callback that readers take without the lock.
+    @usableFromInline let mirror = Mirror()
+    /// The engine's status (a plain word: no lock).
+    private let statusValue = Atomic<Int32>(Status.unsupported.rawValue)
     /// Whether some entry is added or deleted: lets a resume skip the lock when nothing changed.
     @usableFromInline package let hasChanges = Atomic(false)
 
@@ -146,9 +249,31 @@ public final class WaitContext: Sendable {
     public func setWaitFD(
         _ fd: FileDescriptor, forKey key: Key, customData: (any Sendable)? = nil, cleanup: Cleanup? = nil
     ) {
+        let word = customData as? UInt
+        let other = word == nil ? customData : nil
+        let extras =
+            key.base != nil || other != nil || cleanup != nil
+            ? EntryExtras(keyBase: key.base, customData: other, cleanup: cleanup) : nil
+        append(
+            Entry(
+                keyKind: key.kind, keyBits: key.bits, fd: fd, word: word ?? 0,
+                data: customData == nil ? .none : word != nil ? .word : .other, foreignCleanup: 0, extras: extras,
+                added: true, deleted: false))
+    }
+
+    /// `setWaitFD` for the C library: a C key and custom data, both addresses, and a C cleanup
+    /// routine. Swift reads the custom data as a `UInt`.
+    package func setWaitFD(_ fd: Int32, forForeignKey key: UInt, customData: UInt, cleanup: UInt) {
+        append(
+            Entry(
+                keyKind: .word, keyBits: key, fd: FileDescriptor(rawValue: fd), word: customData, data: .word,
+                foreignCleanup: cleanup, extras: nil, added: true, deleted: false))
+    }
+
+    private func append(_ entry: Entry) {
         state.withLock { state in
-            state.entries.append(
-                Entry(key: key, fd: fd, customData: customData, cleanup: cleanup, added: true, deleted: false))
+            state.entries.append(entry)
+            mirror.publish(state)
         }
         hasChanges.store(true, ordering: .releasing)
     }
@@ -156,8 +281,19 @@ public final class WaitContext: Sendable {
     /// The newest descriptor set under `key` and not cleared, or nil.
     /// OpenSSL equivalent: `ASYNC_WAIT_CTX_get_fd()`.
     public func waitDescriptor(forKey key: Key) -> WaitDescriptor? {
-        state.withLock { state in
-            guard let entry = state.entries.last(where: { !$0.deleted && $0.key == key }) else { return nil }
+        if key.kind != .value,
+            let found = mirror.read({ mirror, count in mirror.newest(kind: key.kind, bits: key.bits, count: count) })
+        {
+            // Without the lock when the entry's custom data is a word or nothing.
+            switch found {
+            case .none: return nil
+            case .some(let entry) where entry.data != .other:
+                return WaitDescriptor(fd: FileDescriptor(rawValue: entry.fd), customData: entry.data == .word ? entry.word : nil)
+            case .some: break
+            }
+        }
+        return state.withLock { state in
+            guard let entry = state.entries.last(where: { !$0.deleted && $0.matches(key) }) else { return nil }
             return WaitDescriptor(fd: entry.fd, customData: entry.customData)
         }
     }
@@ -170,26 +306,95 @@ public final class WaitContext: Sendable {
     /// Every descriptor currently set, newest first.
     /// OpenSSL equivalent: `ASYNC_WAIT_CTX_get_all_fds()`.
     public var allWaitFDs: [FileDescriptor] {
-        state.withLock { state in state.entries.reversed().filter { !$0.deleted }.map(\.fd) }
+        var all: [FileDescriptor] = []
+        all.reserveCapacity(Mirror.capacity)
+        forEachWaitFD { index, fd in
+            // A retried read starts again at index 0.
+            if index < all.count { all[index] = FileDescriptor(rawValue: fd) } else { all.append(FileDescriptor(rawValue: fd)) }
+        } count: { all.removeSubrange($0...) }
+        return all
+    }
+
+    /// Calls `body` with the position (from 0) and number of every descriptor currently set,
+    /// newest first, then `count` with how many there were; allocates nothing. `body` may see
+    /// the first positions again if a writer got in the way of a lock-free read: it writes an
+    /// array at those positions (the C library's `get_all_fds` fills its caller's).
+    package func forEachWaitFD(_ body: (Int, Int32) -> Void, count: (Int) -> Void) {
+        if let total = mirror.read({ mirror, entries in mirror.forEachFD(count: entries, body) }) {
+            count(total)
+            return
+        }
+        let total = state.withLock { state -> Int in
+            var index = 0
+            for entry in state.entries.reversed() where !entry.deleted {
+                body(index, entry.fd.rawValue)
+                index += 1
+            }
+            return index
+        }
+        count(total)
     }
 
     /// How many descriptors are currently set.
     public var waitFDCount: Int {
-        state.withLock { state in state.entries.count(where: { !$0.deleted }) }
+        var total = 0
+        forEachWaitFD({ _, _ in }, count: { total = $0 })
+        return total
     }
 
     /// Descriptors added and removed since the last reset. Reading resets nothing; the reset
     /// happens when a paused job using this context is resumed.
     /// OpenSSL equivalent: `ASYNC_WAIT_CTX_get_changed_fds()`.
     public var changedWaitFDs: Changes {
-        state.withLock { state in
-            var changes = Changes(added: [], removed: [])
-            for entry in state.entries.reversed() {
-                if entry.added && !entry.deleted { changes.added.append(entry.fd) }
-                if entry.deleted && !entry.added { changes.removed.append(entry.fd) }
-            }
-            return changes
+        var changes = Changes(added: [], removed: [])
+        forEachChangedWaitFD(
+            added: { index, fd in
+                if index < changes.added.count {
+                    changes.added[index] = FileDescriptor(rawValue: fd)
+                } else {
+                    changes.added.append(FileDescriptor(rawValue: fd))
+                }
+            },
+            removed: { index, fd in
+                if index < changes.removed.count {
+                    changes.removed[index] = FileDescriptor(rawValue: fd)
+                } else {
+                    changes.removed.append(FileDescriptor(rawValue: fd))
+                }
+            },
+            counts: { added, removed in
+                changes.added.removeSubrange(added...)
+                changes.removed.removeSubrange(removed...)
+            })
+        return changes
+    }
+
+    /// `changedWaitFDs` without allocating (see `forEachWaitFD(_:count:)`): `added` and
+    /// `removed` with positions and descriptors, newest first, then `counts` with how many of
+    /// each there were.
+    package func forEachChangedWaitFD(
+        added: (Int, Int32) -> Void, removed: (Int, Int32) -> Void, counts: (Int, Int) -> Void
+    ) {
+        if let found = mirror.read({ mirror, count in mirror.forEachChange(count: count, added: added, removed: removed) }) {
+            counts(found.added, found.removed)
+            return
         }
+        let found = state.withLock { state -> (Int, Int) in
+            var addedCount = 0
+            var removedCount = 0
+            for entry in state.entries.reversed() {
+                if entry.added && !entry.deleted {
+                    added(addedCount, entry.fd.rawValue)
+                    addedCount += 1
+                }
+                if entry.deleted && !entry.added {
+                    removed(removedCount, entry.fd.rawValue)
+                    removedCount += 1
+                }
+            }
+            return (addedCount, removedCount)
+        }
+        counts(found.0, found.1)
     }
 
     /// Removes the newest entry under `key` without calling its cleanup.
@@ -198,14 +403,38 @@ public final class WaitContext: Sendable {
     @discardableResult
     public func clearWaitFD(forKey key: Key) -> Bool {
         let cleared = state.withLock { state -> Bool in
-            guard let index = state.entries.lastIndex(where: { !$0.deleted && $0.key == key }) else { return false }
+            guard let index = state.entries.lastIndex(where: { !$0.deleted && $0.matches(key) }) else { return false }
             if state.entries[index].added {
                 // Added and cleared within one period: it never existed as far as changes go.
                 state.entries.remove(at: index)
             } else {
                 state.entries[index].deleted = true
             }
+            mirror.publish(state)
             return true
+        }
+        if cleared { hasChanges.store(true, ordering: .releasing) }
+        return cleared
+    }
+
+    /// `clearWaitFD(forKey:)` for the C library's keys (their addresses).
+    package func clearWaitFD(forForeignKey key: UInt) -> Bool {
+        let cleared = state.withLock { state -> Bool in
+            var index = state.entries.endIndex
+            while index > state.entries.startIndex {
+                index -= 1
+                guard !state.entries[index].deleted, state.entries[index].keyKind == .word,
+                    state.entries[index].keyBits == key
+                else { continue }
+                if state.entries[index].added {
+                    state.entries.remove(at: index)
+                } else {
+                    state.entries[index].deleted = true
+                }
+                mirror.publish(state)
+                return true
+            }
+            return false
         }
         if cleared { hasChanges.store(true, ordering: .releasing) }
         return cleared
@@ -222,6 +451,7 @@ public final class WaitContext: Sendable {
         state.withLock { state in
             state.entries.removeAll(where: \.deleted)
             for index in state.entries.indices { state.entries[index].added = false }
+            mirror.publish(state)
         }
         hasChanges.store(false, ordering: .releasing)
     }
@@ -233,10 +463,18 @@ public final class WaitContext: Sendable {
         let entries = state.withLock { state -> [Entry] in
             let entries = state.entries
             state.entries.removeAll()
+            mirror.publish(state)
             return entries
         }
+        let address = UInt(bitPattern: ObjectIdentifier(self))
+        let foreignCaller =
+            entries.contains { $0.foreignCleanup != 0 } ? WaitContext.foreignCleanupCaller.withLock { $0 } : nil
         for entry in entries.reversed() where !entry.deleted {
-            entry.cleanup?(entry.key, entry.fd, entry.customData)
+            if entry.foreignCleanup != 0 {
+                foreignCaller?(entry.foreignCleanup, address, entry.keyBits, entry.fd.rawValue, entry.word)
+            } else if let cleanup = entry.extras?.cleanup {
+                cleanup(entry.key, entry.fd, entry.customData)
+            }
         }
     }
 
@@ -253,6 +491,7 @@ public final class WaitContext: Sendable {
                 state.callback = newValue
                 state.batchForm = nil
                 state.foreignCallback = nil
+                mirror.publish(state)
             }
         }
     }
@@ -263,6 +502,7 @@ public final class WaitContext: Sendable {
             state.callback = callback
             state.batchForm = nil
             state.foreignCallback = foreign
+            mirror.publish(state)
         }
     }
 
@@ -276,9 +516,11 @@ public final class WaitContext: Sendable {
                 state.foreignCallback == nil
                 && (batchForm.map { state.batchForm === $0 } ?? (state.callback == nil && state.batchForm == nil))
             if intact { return }
+            let hadForeign = state.foreignCallback != nil
             state.callback = callback
             state.batchForm = batchForm
             state.foreignCallback = nil
+            if hadForeign { mirror.publish(state) }
         }
     }
 
@@ -302,31 +544,26 @@ public final class WaitContext: Sendable {
             // The batch form first: it is set only together with `callback`, and reading it
             // does not copy (retain and release) the callback closure.
             if let batch = state.batchForm {
-                state.status = .ok
+                statusValue.store(Status.ok.rawValue, ordering: .releasing)
                 return .batchForm(batch)
             }
             if let callback = state.callback {
-                state.status = .ok
+                statusValue.store(Status.ok.rawValue, ordering: .releasing)
                 return .callback(callback)
             }
-            if let found = state.engineLookup, found.key == key.identifier { return .engineObject(found.object) }
+            if let found = state.engineLookup, found.key == key.objectBits { return .engineObject(found.object) }
             var position = state.entries.endIndex
             while position > state.entries.startIndex {
                 position -= 1
                 let entry = state.entries[position]
-                if !entry.deleted, entry.key == key, let data = entry.customData, let object = matching(data) {
+                if !entry.deleted, entry.matches(key), let data = entry.customData, let object = matching(data) {
                     // Valid until the entries change (State clears it then).
-                    if let identifier = key.identifier { state.engineLookup = (identifier, object) }
+                    if let bits = key.objectBits { state.engineLookup = (bits, object) }
                     return .engineObject(object)
                 }
             }
             return nil
         }
-    }
-
-    /// The C callback set through the C library, if that is how the callback was set.
-    package var foreignCallback: ForeignCallback? {
-        state.withLock { $0.foreignCallback }
     }
 
     /// Calls the callback if one is set.
@@ -341,8 +578,8 @@ public final class WaitContext: Sendable {
     /// The engine's status; the library never changes it.
     /// OpenSSL equivalent: `ASYNC_WAIT_CTX_set_status()` / `ASYNC_WAIT_CTX_get_status()`.
     public var status: Status {
-        get { state.withLock { $0.status } }
-        set { state.withLock { $0.status = newValue } }
+        get { Status(rawValue: statusValue.load(ordering: .acquiring)) }
+        set { statusValue.store(newValue.rawValue, ordering: .releasing) }
     }
 }
 

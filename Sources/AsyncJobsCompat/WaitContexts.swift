@@ -26,16 +26,16 @@ enum WaitContextHandle {
         return try outcome.get()
     }
 
+    /// `withObject` for a body that cannot throw: nothing around the call (the wait-context
+    /// calls, a few instructions each).
+    @inline(__always)
+    static func borrow<Result>(_ ctx: OpaquePointer, _ body: (WaitContext) -> Result) -> Result {
+        unsafe Unmanaged<WaitContext>.fromOpaque(UnsafeRawPointer(ctx))._withUnsafeGuaranteedRef(body)
+    }
+
     /// The handle of an object (which some handle already keeps alive).
     static func pointer(to context: WaitContext) -> OpaquePointer {
         unsafe OpaquePointer(Unmanaged.passUnretained(context).toOpaque())
-    }
-}
-
-extension WaitContext.Key {
-    /// The key of a C caller: its address.
-    init(foreign key: UnsafeRawPointer?) {
-        self.init(UInt(bitPattern: key))
     }
 }
 
@@ -55,28 +55,28 @@ public func SAJ_WAIT_CTX_free(_ ctx: OpaquePointer?) {
     unsafe Unmanaged<WaitContext>.fromOpaque(UnsafeRawPointer(ctx)).release()
 }
 
+/// Installs, once, how the core calls a C cleanup routine (`SAJ_cleanup_fn`): as OpenSSL does
+/// from ASYNC_WAIT_CTX_free, cleanup(ctx, key, fd, custom_data).
+private let foreignCleanupCallerInstalled: Void = WaitContext.installForeignCleanupCaller {
+    function, context, key, fd, customData in
+    unsafe ForeignFunction<SAJ_cleanup_fn>(bits: function).value(
+        OpaquePointer(bitPattern: context), UnsafeRawPointer(bitPattern: key), fd,
+        UnsafeMutableRawPointer(bitPattern: customData))
+}
+
 @c @implementation
 public func SAJ_WAIT_CTX_set_wait_fd(
     _ ctx: OpaquePointer?, _ key: UnsafeRawPointer?, _ fd: Int32, _ customData: UnsafeMutableRawPointer?,
     _ cleanup: SAJ_cleanup_fn?
 ) -> Int32 {
     guard let ctx = unsafe ctx else { return OpenSSLResult.failed(.nullArgument) }
-    let ctxBits = UInt(bitPattern: ctx)
-    let keyBits = UInt(bitPattern: key)
-    let dataBits = UInt(bitPattern: customData)
-    var routine: WaitContext.Cleanup? = nil
+    var routine: UInt = 0
     if let cleanup = unsafe cleanup {
-        let function = unsafe ForeignFunction(cleanup)
-        // OpenSSL calls cleanup(ctx, key, fd, custom_data) from ASYNC_WAIT_CTX_free.
-        routine = { _, descriptor, _ in
-            unsafe function.value(
-                OpaquePointer(bitPattern: ctxBits), UnsafeRawPointer(bitPattern: keyBits), descriptor.rawValue,
-                UnsafeMutableRawPointer(bitPattern: dataBits))
-        }
+        _ = foreignCleanupCallerInstalled
+        routine = unsafe ForeignFunction(cleanup).bits
     }
-    let foreignKey = unsafe WaitContext.Key(foreign: key)
-    unsafe WaitContextHandle.withObject(ctx) { context in
-        context.setWaitFD(.init(rawValue: fd), forKey: foreignKey, customData: dataBits, cleanup: routine)
+    unsafe WaitContextHandle.borrow(ctx) { context in
+        context.setWaitFD(fd, forForeignKey: UInt(bitPattern: key), customData: UInt(bitPattern: customData), cleanup: routine)
     }
     return 1
 }
@@ -87,13 +87,10 @@ public func SAJ_WAIT_CTX_get_fd(
     _ customData: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
 ) -> Int32 {
     guard let ctx = unsafe ctx else { return OpenSSLResult.failed(.nullArgument) }
-    let foreignKey = unsafe WaitContext.Key(foreign: key)
-    let found = unsafe WaitContextHandle.withObject(ctx) { $0.waitDescriptor(forKey: foreignKey) }
+    let found = unsafe WaitContextHandle.borrow(ctx) { $0.waitFD(forForeignKey: UInt(bitPattern: key)) }
     guard let found else { return 0 }
-    if let fd = unsafe fd { unsafe fd.pointee = found.fd.rawValue }
-    if let customData = unsafe customData {
-        unsafe customData.pointee = UnsafeMutableRawPointer(bitPattern: (found.customData as? UInt) ?? 0)
-    }
+    if let fd = unsafe fd { unsafe fd.pointee = found.fd }
+    if let customData = unsafe customData { unsafe customData.pointee = UnsafeMutableRawPointer(bitPattern: found.customData) }
     return 1
 }
 
@@ -102,11 +99,8 @@ public func SAJ_WAIT_CTX_get_all_fds(
     _ ctx: OpaquePointer?, _ fd: UnsafeMutablePointer<Int32>?, _ numfds: UnsafeMutablePointer<Int>?
 ) -> Int32 {
     guard let ctx = unsafe ctx, let numfds = unsafe numfds else { return OpenSSLResult.failed(.nullArgument) }
-    let all = unsafe WaitContextHandle.withObject(ctx) { $0.allWaitFDs }
-    if let fd = unsafe fd {
-        for (index, descriptor) in all.enumerated() { unsafe fd[index] = descriptor.rawValue }
-    }
-    unsafe numfds.pointee = all.count
+    // Straight into the caller's array (sized from an earlier call, as OpenSSL's callers do).
+    unsafe numfds.pointee = unsafe WaitContextHandle.borrow(ctx) { unsafe $0.copyWaitFDs(to: fd) }
     return 1
 }
 
@@ -116,23 +110,16 @@ public func SAJ_WAIT_CTX_get_changed_fds(
     _ delfd: UnsafeMutablePointer<Int32>?, _ numdelfds: UnsafeMutablePointer<Int>?
 ) -> Int32 {
     guard let ctx = unsafe ctx else { return OpenSSLResult.failed(.nullArgument) }
-    let changes = unsafe WaitContextHandle.withObject(ctx) { $0.changedWaitFDs }
-    if let numaddfds = unsafe numaddfds { unsafe numaddfds.pointee = changes.added.count }
-    if let numdelfds = unsafe numdelfds { unsafe numdelfds.pointee = changes.removed.count }
-    if let addfd = unsafe addfd {
-        for (index, descriptor) in changes.added.enumerated() { unsafe addfd[index] = descriptor.rawValue }
-    }
-    if let delfd = unsafe delfd {
-        for (index, descriptor) in changes.removed.enumerated() { unsafe delfd[index] = descriptor.rawValue }
-    }
+    let counts = unsafe WaitContextHandle.borrow(ctx) { unsafe $0.copyChangedWaitFDs(added: addfd, removed: delfd) }
+    if let numaddfds = unsafe numaddfds { unsafe numaddfds.pointee = counts.added }
+    if let numdelfds = unsafe numdelfds { unsafe numdelfds.pointee = counts.removed }
     return 1
 }
 
 @c @implementation
 public func SAJ_WAIT_CTX_clear_fd(_ ctx: OpaquePointer?, _ key: UnsafeRawPointer?) -> Int32 {
     guard let ctx = unsafe ctx else { return OpenSSLResult.failed(.nullArgument) }
-    let foreignKey = unsafe WaitContext.Key(foreign: key)
-    let cleared = unsafe WaitContextHandle.withObject(ctx) { $0.clearWaitFD(forKey: foreignKey) }
+    let cleared = unsafe WaitContextHandle.borrow(ctx) { $0.clearWaitFD(forForeignKey: UInt(bitPattern: key)) }
     return cleared ? 1 : 0
 }
 
@@ -142,13 +129,13 @@ public func SAJ_WAIT_CTX_set_callback(
 ) -> Int32 {
     guard let ctx = unsafe ctx else { return OpenSSLResult.failed(.nullArgument) }
     guard let callback = unsafe callback else {
-        unsafe WaitContextHandle.withObject(ctx) { $0.setCallback(nil, foreign: nil) }
+        unsafe WaitContextHandle.borrow(ctx) { $0.setCallback(nil, foreign: nil) }
         return 1
     }
     let function = unsafe ForeignFunction(callback)
     let argumentBits = UInt(bitPattern: callbackArgument)
     let foreign = unsafe WaitContext.ForeignCallback(function: function.bits, argument: argumentBits)
-    unsafe WaitContextHandle.withObject(ctx) { context in
+    unsafe WaitContextHandle.borrow(ctx) { context in
         context.setCallback({ _ = unsafe function.value(UnsafeMutableRawPointer(bitPattern: argumentBits)) }, foreign: foreign)
     }
     return 1
@@ -161,7 +148,7 @@ public func SAJ_WAIT_CTX_get_callback(
 ) -> Int32 {
     guard let ctx = unsafe ctx else { return OpenSSLResult.failed(.nullArgument) }
     // Like OpenSSL: 0 and the outputs untouched when no (C) callback is set.
-    guard let foreign = unsafe WaitContextHandle.withObject(ctx, \.foreignCallback) else { return 0 }
+    guard let foreign = unsafe WaitContextHandle.borrow(ctx, { $0.foreignCallback }) else { return 0 }
     if let callback = unsafe callback {
         unsafe callback.pointee = unsafe ForeignFunction<SAJ_callback_fn>(bits: foreign.function).value
     }
@@ -174,7 +161,7 @@ public func SAJ_WAIT_CTX_get_callback(
 @c @implementation
 public func SAJ_WAIT_CTX_set_status(_ ctx: OpaquePointer?, _ status: Int32) -> Int32 {
     guard let ctx = unsafe ctx else { return OpenSSLResult.failed(.nullArgument) }
-    unsafe WaitContextHandle.withObject(ctx) { $0.status = .init(rawValue: status) }
+    unsafe WaitContextHandle.borrow(ctx) { $0.status = .init(rawValue: status) }
     return 1
 }
 
@@ -184,7 +171,7 @@ public func SAJ_WAIT_CTX_get_status(_ ctx: OpaquePointer?) -> Int32 {
         OpenSSLResult.failed(.nullArgument)
         return SAJ_STATUS_UNSUPPORTED
     }
-    return unsafe WaitContextHandle.withObject(ctx) { $0.status.rawValue }
+    return unsafe WaitContextHandle.borrow(ctx) { $0.status.rawValue }
 }
 
 /// A C function pointer, carried into `@Sendable` closures as its address (a C function has

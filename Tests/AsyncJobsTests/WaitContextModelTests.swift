@@ -2,6 +2,7 @@
 // Property test: random sequences of wait-context operations, run inside jobs that pause and are
 // resumed, compared step by step with a small reference model of docs/contract.md's rules.
 import AsyncJobs
+import Foundation
 import Synchronization
 import SystemPackage
 import Testing
@@ -52,15 +53,47 @@ enum ModelOperation {
     case finishAndStartAnotherJob
 }
 
+/// How the model's keys and custom data are made: the context answers one-word keys (and
+/// custom data that is a word or nothing) from its lock-free mirror while it holds at most four
+/// entries, and everything else under its lock; the model checks both.
+enum ModelKeyStyle: CaseIterable, Sendable {
+    /// `Key(Int)` and `Int` custom data: always under the lock.
+    case value
+    /// `Key(UInt)` (a C key) and `UInt` custom data: the mirror.
+    case word
+    /// `Key(ObjectIdentifier)` (an engine's key) and `UInt` custom data: the mirror.
+    case object
+
+    private static let objects = [ModelKeyObject(), ModelKeyObject(), ModelKeyObject()]
+
+    func key(_ key: Int) -> WaitContext.Key {
+        switch self {
+        case .value: WaitContext.Key(key)
+        case .word: WaitContext.Key(UInt(key))
+        case .object: WaitContext.Key(ObjectIdentifier(ModelKeyStyle.objects[key]))
+        }
+    }
+
+    func data(_ data: Int) -> any Sendable {
+        self == .value ? data : UInt(data)
+    }
+
+    func read(_ data: (any Sendable)?) -> Int? {
+        self == .value ? data as? Int : (data as? UInt).map { Int($0) }
+    }
+}
+
+final class ModelKeyObject: Sendable {}
+
 @Suite("Wait context model")
 struct WaitContextModelTests {
-    @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8])
-    func randomOperationSequencesMatchTheModel(seed: UInt64) throws {
+    @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8], ModelKeyStyle.allCases)
+    func randomOperationSequencesMatchTheModel(seed: UInt64, style: ModelKeyStyle) throws {
         try withFreshPool {
             var generator = SplitMix64(seed: seed)
             for episode in 0..<60 {
                 let operations = (0..<80).map { _ in Self.randomOperation(&generator) }
-                try checkEpisode(operations, label: "seed \(seed) episode \(episode)")
+                try checkEpisode(operations, style: style, label: "seed \(seed) \(style) episode \(episode)")
             }
         }
     }
@@ -78,7 +111,7 @@ struct WaitContextModelTests {
         }
     }
 
-    func checkEpisode(_ operations: [ModelOperation], label: String) throws {
+    func checkEpisode(_ operations: [ModelOperation], style: ModelKeyStyle, label: String) throws {
         let cleanupLog = PosixMutex<[String]>([])
         var model = WaitContextModel()
         var mismatches: [String] = []
@@ -92,16 +125,17 @@ struct WaitContextModelTests {
                         switch operation {
                         case .set(let key, let fd, let data):
                             model.set(key: key, fd: fd, data: data)
-                            context.setWaitFD(FileDescriptor(rawValue: fd), forKey: .init(key), customData: data) { _, fd, data in
-                                cleanupLog.withLock { $0.append("\(fd.rawValue)/\(data as? Int ?? -1)") }
+                            context.setWaitFD(FileDescriptor(rawValue: fd), forKey: style.key(key), customData: style.data(data)) {
+                                _, fd, data in
+                                cleanupLog.withLock { $0.append("\(fd.rawValue)/\(style.read(data) ?? -1)") }
                             }
                         case .clear(let key):
                             let expected = model.clear(key: key)
-                            if context.clearWaitFD(forKey: .init(key)) != expected { mismatches.append("clear \(key)") }
+                            if context.clearWaitFD(forKey: style.key(key)) != expected { mismatches.append("clear \(key)") }
                         case .get(let key):
-                            let actual = context.waitDescriptor(forKey: .init(key))
+                            let actual = context.waitDescriptor(forKey: style.key(key))
                             let expected = model.get(key: key)
-                            if actual?.fd.rawValue != expected?.fd || actual?.customData as? Int != expected?.data {
+                            if actual?.fd.rawValue != expected?.fd || style.read(actual?.customData) != expected?.data {
                                 mismatches.append("get \(key)")
                             }
                         case .getAll:
@@ -132,4 +166,55 @@ struct WaitContextModelTests {
         #expect(mismatches.isEmpty, "\(label): \(mismatches)")
         #expect(cleanupLog.withLock { $0 } == model.cleanups, "\(label): cleanup calls")
     }
+}
+
+@Suite("Wait context readers without the lock")
+struct WaitContextConcurrentReaderTests {
+    /// While one thread keeps setting and clearing descriptors (crossing the four entries the
+    /// lock-free mirror holds, and resetting the changes as a resume does), readers on another
+    /// thread never see a torn or missing entry: the stable descriptor is always found whole, and
+    /// every list holds it exactly once.
+    @Test func readersNeverSeeATornEntryWhileAWriterChangesTheContext() throws {
+        let context = WaitContext()
+        let stable = ModelKeyObject()
+        let stableKey = WaitContext.Key(ObjectIdentifier(stable))
+        context.setWaitFD(FileDescriptor(rawValue: 10), forKey: stableKey, customData: UInt(1010))
+        let others = (0..<6).map { WaitContext.Key(UInt(100 + $0)) }
+        let stop = Atomic(false)
+        let writer = try startThread {
+            var round = 0
+            while !stop.load(ordering: .relaxed) {
+                let count = round % 7
+                for (index, key) in others.prefix(count).enumerated() {
+                    context.setWaitFD(FileDescriptor(rawValue: Int32(20 + index)), forKey: key, customData: UInt(index))
+                }
+                for key in others.prefix(count) { context.clearWaitFD(forKey: key) }
+                round += 1
+            }
+        }
+        var problems: [String] = []
+        for _ in 0..<200_000 {
+            let found = context.waitDescriptor(forKey: stableKey)
+            if found?.fd.rawValue != 10 || found?.customData as? UInt != 1010 { problems.append("lookup \(String(describing: found))") }
+            let all = context.allWaitFDs.map(\.rawValue)
+            if all.count(where: { $0 == 10 }) != 1 || all.contains(where: { $0 != 10 && !(20..<26).contains($0) }) {
+                problems.append("all \(all)")
+            }
+            if problems.count > 5 { break }
+        }
+        stop.store(true, ordering: .relaxed)
+        try writer()
+        #expect(problems.isEmpty, "\(problems)")
+    }
+}
+
+/// Runs `body` on a new thread; the returned function waits for it and rethrows.
+private func startThread(_ body: @escaping @Sendable () -> Void) throws -> () throws -> Void {
+    let done = DispatchSemaphore(value: 0)
+    let thread = Thread {
+        body()
+        done.signal()
+    }
+    thread.start()
+    return { done.wait() }
 }

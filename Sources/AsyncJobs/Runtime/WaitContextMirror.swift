@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: Apache-2.0
+// The part of a wait context that readers take without its lock: a copy of its first few
+// descriptors and of its C callback, published by every writer under the lock and read with a
+// sequence lock. The C library's calls (`get_fd`, `get_all_fds`, `get_changed_fds`,
+// `get_callback`) and Swift lookups by a one-word key are then a handful of plain loads, where a
+// lock and unlock cost more than OpenSSL's whole call (which takes no lock at all).
+import Synchronization
+
+extension WaitContext {
+    /// What an entry's custom data is, as Swift sees it.
+    @usableFromInline enum DataKind: UInt8, Sendable {
+        /// No custom data.
+        case none
+        /// A word: a C caller's pointer, or a Swift `UInt` (`Entry.word`).
+        case word
+        /// Anything else (`Entry.swiftData`): read under the lock.
+        case other
+    }
+
+    /// A descriptor found in the mirror.
+    @usableFromInline struct MirroredEntry {
+        @usableFromInline let fd: Int32
+        @usableFromInline let word: UInt
+        @usableFromInline let data: DataKind
+
+        @inlinable init(fd: Int32, word: UInt, data: DataKind) {
+            self.fd = fd
+            self.word = word
+            self.data = data
+        }
+    }
+
+    /// The lock-free copy (see the top of this file).
+    ///
+    /// Invariant: `sequence` is odd while a publish is under way and moves on with every publish;
+    /// `count` is how many entries the slots hold (oldest first, as `State.entries`), or -1 when
+    /// the entries are not mirrored (more than `capacity`, or a key that is not one word), and
+    /// then readers take the lock. The slots are written only by `publish`, under the context's
+    /// lock; a reader uses what it read only if `sequence` did not change meanwhile.
+    @usableFromInline struct Mirror: ~Copyable, Sendable {
+        /// Entries mirrored: the common case is one engine, or a few.
+        @inlinable static var capacity: Int { 4 }
+
+        @usableFromInline let sequence = Atomic<UInt>(0)
+        @usableFromInline let count = Atomic<Int>(0)
+        @usableFromInline let keys: InlineArray<4, Atomic<UInt>> = InlineArray { _ in Atomic<UInt>(0) }
+        @usableFromInline let words: InlineArray<4, Atomic<UInt>> = InlineArray { _ in Atomic<UInt>(0) }
+        /// fd (bits 0-31) | key kind (32-39) | added (40) | deleted (41) | data kind (42-43).
+        @usableFromInline let metas: InlineArray<4, Atomic<UInt>> = InlineArray { _ in Atomic<UInt>(0) }
+        /// The C callback (0: none set through the C library) and its argument.
+        @usableFromInline let callbackFunction = Atomic<UInt>(0)
+        @usableFromInline let callbackArgument = Atomic<UInt>(0)
+
+        @inlinable static var addedBit: UInt { 1 << 40 }
+        @inlinable static var deletedBit: UInt { 1 << 41 }
+
+        @usableFromInline init() {}
+
+        /// Copies `state`; the caller holds the context's lock.
+        func publish(_ state: borrowing State) {
+            let before = sequence.load(ordering: .relaxed)
+            sequence.store(before &+ 1, ordering: .relaxed)
+            // The slots' stores below may not become visible before the odd sequence.
+            atomicMemoryFence(ordering: .releasing)
+            var mirrored = state.entries.count <= Mirror.capacity
+            if mirrored {
+                for index in state.entries.indices {
+                    let kind = state.entries[index].keyKind
+                    if kind == .value {
+                        mirrored = false
+                        break
+                    }
+                    keys[index].store(state.entries[index].keyBits, ordering: .relaxed)
+                    words[index].store(state.entries[index].word, ordering: .relaxed)
+                    var meta = UInt(UInt32(bitPattern: state.entries[index].fd.rawValue)) | UInt(kind.rawValue) << 32
+                    if state.entries[index].added { meta |= Mirror.addedBit }
+                    if state.entries[index].deleted { meta |= Mirror.deletedBit }
+                    meta |= UInt(state.entries[index].data.rawValue) << 42
+                    metas[index].store(meta, ordering: .relaxed)
+                }
+            }
+            count.store(mirrored ? state.entries.count : -1, ordering: .relaxed)
+            callbackFunction.store(state.foreignCallback?.function ?? 0, ordering: .relaxed)
+            callbackArgument.store(state.foreignCallback?.argument ?? 0, ordering: .relaxed)
+            sequence.store(before &+ 2, ordering: .releasing)
+        }
+
+        /// Runs `body` on the slots and their count as of one moment: nil if the entries are not
+        /// mirrored or a publish got in the way (take the lock then). `body` may see a torn copy
+        /// before that is known: it must only read the slots and report.
+        @inlinable @inline(__always)
+        func read<Result>(_ body: (borrowing Mirror, Int) -> Result) -> Result? {
+            let before = sequence.load(ordering: .acquiring)
+            guard before & 1 == 0 else { return nil }
+            let entries = count.load(ordering: .relaxed)
+            guard entries >= 0 else { return nil }
+            let result = body(self, entries)
+            // The slots' loads above may not be satisfied after the sequence's second load.
+            atomicMemoryFence(ordering: .acquiring)
+            guard sequence.load(ordering: .relaxed) == before else { return nil }
+            return result
+        }
+
+        /// The C callback, read as one moment: .some(nil) when none is set through the C library,
+        /// nil when a publish got in the way.
+        @inlinable @inline(__always)
+        func readCallback() -> ForeignCallback?? {
+            let before = sequence.load(ordering: .acquiring)
+            guard before & 1 == 0 else { return nil }
+            let function = callbackFunction.load(ordering: .relaxed)
+            let argument = callbackArgument.load(ordering: .relaxed)
+            atomicMemoryFence(ordering: .acquiring)
+            guard sequence.load(ordering: .relaxed) == before else { return nil }
+            return .some(function == 0 ? nil : ForeignCallback(function: function, argument: argument))
+        }
+
+        /// The newest live entry with this key among the first `count` slots (inside `read`).
+        @inlinable @inline(__always)
+        func newest(kind: Key.Kind, bits: UInt, count: Int) -> MirroredEntry? {
+            var index = count
+            while index > 0 {
+                index -= 1
+                let meta = metas[index].load(ordering: .relaxed)
+                guard meta & Mirror.deletedBit == 0, UInt8(truncatingIfNeeded: meta >> 32) == kind.rawValue,
+                    keys[index].load(ordering: .relaxed) == bits
+                else { continue }
+                return MirroredEntry(
+                    fd: Int32(bitPattern: UInt32(truncatingIfNeeded: meta)), word: words[index].load(ordering: .relaxed),
+                    data: DataKind(rawValue: UInt8(truncatingIfNeeded: meta >> 42) & 3) ?? .other)
+            }
+            return nil
+        }
+
+        /// Calls `body` with the position and fd of every live entry, newest first; returns how
+        /// many (inside `read`).
+        @inlinable @inline(__always)
+        func forEachFD(count: Int, _ body: (Int, Int32) -> Void) -> Int {
+            var found = 0
+            var index = count
+            while index > 0 {
+                index -= 1
+                let meta = metas[index].load(ordering: .relaxed)
+                if meta & Mirror.deletedBit != 0 { continue }
+                body(found, Int32(bitPattern: UInt32(truncatingIfNeeded: meta)))
+                found += 1
+            }
+            return found
+        }
+
+        /// `forEachFD` for the entries added (and not deleted) and deleted (and not added).
+        @inlinable @inline(__always)
+        func forEachChange(
+            count: Int, added: (Int, Int32) -> Void, removed: (Int, Int32) -> Void
+        ) -> (added: Int, removed: Int) {
+            var addedCount = 0
+            var removedCount = 0
+            var index = count
+            while index > 0 {
+                index -= 1
+                let meta = metas[index].load(ordering: .relaxed)
+                let fd = Int32(bitPattern: UInt32(truncatingIfNeeded: meta))
+                // An entry is never both added and deleted (clearing an added entry removes it).
+                if meta & Mirror.addedBit != 0 {
+                    added(addedCount, fd)
+                    addedCount += 1
+                } else if meta & Mirror.deletedBit != 0 {
+                    removed(removedCount, fd)
+                    removedCount += 1
+                }
+            }
+            return (addedCount, removedCount)
+        }
+    }
+}
+
+extension WaitContext {
+    /// The C library's `get_all_fds`: writes every descriptor currently set, newest first, to
+    /// `fds` (when not nil; sized by the caller from an earlier count, as OpenSSL's callers do)
+    /// and returns how many there are. Allocates nothing; usually takes no lock.
+    @inlinable @inline(__always)
+    package func copyWaitFDs(to fds: UnsafeMutablePointer<Int32>?) -> Int {
+        if let total = mirror.read({ mirror, count in
+            mirror.forEachFD(count: count) { index, fd in if let fds = unsafe fds { unsafe fds[index] = fd } }
+        }) {
+            return total
+        }
+        return unsafe copyWaitFDsLocked(to: fds)
+    }
+
+    @usableFromInline
+    func copyWaitFDsLocked(to fds: UnsafeMutablePointer<Int32>?) -> Int {
+        state.withLock { state -> Int in
+            var index = 0
+            for entry in state.entries.reversed() where !entry.deleted {
+                if let fds = unsafe fds { unsafe fds[index] = entry.fd.rawValue }
+                index += 1
+            }
+            return index
+        }
+    }
+
+    /// The C library's `get_changed_fds` (see `copyWaitFDs(to:)`): the descriptors added and
+    /// removed since the last reset, newest first, and how many of each.
+    @inlinable @inline(__always)
+    package func copyChangedWaitFDs(
+        added: UnsafeMutablePointer<Int32>?, removed: UnsafeMutablePointer<Int32>?
+    ) -> (added: Int, removed: Int) {
+        if let found = mirror.read({ mirror, count in
+            mirror.forEachChange(
+                count: count, added: { index, fd in if let added = unsafe added { unsafe added[index] = fd } },
+                removed: { index, fd in if let removed = unsafe removed { unsafe removed[index] = fd } })
+        }) {
+            return found
+        }
+        return unsafe copyChangedWaitFDsLocked(added: added, removed: removed)
+    }
+
+    @usableFromInline
+    func copyChangedWaitFDsLocked(
+        added: UnsafeMutablePointer<Int32>?, removed: UnsafeMutablePointer<Int32>?
+    ) -> (added: Int, removed: Int) {
+        state.withLock { state -> (Int, Int) in
+            var addedCount = 0
+            var removedCount = 0
+            for entry in state.entries.reversed() {
+                if entry.added && !entry.deleted {
+                    if let added = unsafe added { unsafe added[addedCount] = entry.fd.rawValue }
+                    addedCount += 1
+                }
+                if entry.deleted && !entry.added {
+                    if let removed = unsafe removed { unsafe removed[removedCount] = entry.fd.rawValue }
+                    removedCount += 1
+                }
+            }
+            return (addedCount, removedCount)
+        }
+    }
+
+    /// `waitDescriptor(forKey:)` for the C library: the fd and the custom data (as a word) set
+    /// under a C key, or nil. Usually answered without the lock.
+    @inlinable @inline(__always)
+    package func waitFD(forForeignKey key: UInt) -> (fd: Int32, customData: UInt)? {
+        if let found = mirror.read({ mirror, count in mirror.newest(kind: .word, bits: key, count: count) }) {
+            return found.map { ($0.fd, $0.word) }
+        }
+        return waitFDLocked(forForeignKey: key)
+    }
+
+    @usableFromInline
+    func waitFDLocked(forForeignKey key: UInt) -> (fd: Int32, customData: UInt)? {
+        state.withLock { state in
+            let key = Key(word: key)
+            guard let entry = state.entries.last(where: { !$0.deleted && $0.matches(key) }) else { return nil }
+            return (entry.fd.rawValue, entry.word)
+        }
+    }
+
+    /// The C callback set through the C library, if that is how the callback was set. Usually
+    /// answered without the lock.
+    @inlinable @inline(__always)
+    package var foreignCallback: ForeignCallback? {
+        if let found = mirror.readCallback() { return found }
+        return foreignCallbackLocked
+    }
+
+    @usableFromInline
+    var foreignCallbackLocked: ForeignCallback? {
+        state.withLock { $0.foreignCallback }
+    }
+}
