@@ -32,11 +32,6 @@ enum WaitContextHandle {
     static func borrow<Result>(_ ctx: OpaquePointer, _ body: (WaitContext) -> Result) -> Result {
         unsafe Unmanaged<WaitContext>.fromOpaque(UnsafeRawPointer(ctx))._withUnsafeGuaranteedRef(body)
     }
-
-    /// The handle of an object (which some handle already keeps alive).
-    static func pointer(to context: WaitContext) -> OpaquePointer {
-        unsafe OpaquePointer(Unmanaged.passUnretained(context).toOpaque())
-    }
 }
 
 @c @implementation
@@ -87,11 +82,13 @@ public func SAJ_WAIT_CTX_get_fd(
     _ customData: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
 ) -> Int32 {
     guard let ctx = unsafe ctx else { return OpenSSLResult.failed(.nullArgument) }
-    let found = unsafe WaitContextHandle.borrow(ctx) { $0.waitFD(forForeignKey: UInt(bitPattern: key)) }
-    guard let found else { return 0 }
-    if let fd = unsafe fd { unsafe fd.pointee = found.fd }
-    if let customData = unsafe customData { unsafe customData.pointee = UnsafeMutableRawPointer(bitPattern: found.customData) }
-    return 1
+    // The custom data is a pointer: written through a UInt view of the caller's `void *`.
+    let found = unsafe WaitContextHandle.borrow(ctx) { context in
+        unsafe context.copyWaitFD(
+            forForeignKey: UInt(bitPattern: key), fd: fd,
+            customData: UnsafeMutableRawPointer(customData)?.assumingMemoryBound(to: UInt.self))
+    }
+    return found ? 1 : 0
 }
 
 @c @implementation
@@ -148,14 +145,13 @@ public func SAJ_WAIT_CTX_get_callback(
 ) -> Int32 {
     guard let ctx = unsafe ctx else { return OpenSSLResult.failed(.nullArgument) }
     // Like OpenSSL: 0 and the outputs untouched when no (C) callback is set.
-    guard let foreign = unsafe WaitContextHandle.borrow(ctx, { $0.foreignCallback }) else { return 0 }
-    if let callback = unsafe callback {
-        unsafe callback.pointee = unsafe ForeignFunction<SAJ_callback_fn>(bits: foreign.function).value
+    // Both outputs are pointers: written through UInt views of the caller's.
+    let found = unsafe WaitContextHandle.borrow(ctx) { context in
+        unsafe context.copyForeignCallback(
+            function: UnsafeMutableRawPointer(callback)?.assumingMemoryBound(to: UInt.self),
+            argument: UnsafeMutableRawPointer(callbackArgument)?.assumingMemoryBound(to: UInt.self))
     }
-    if let callbackArgument = unsafe callbackArgument {
-        unsafe callbackArgument.pointee = UnsafeMutableRawPointer(bitPattern: foreign.argument)
-    }
-    return 1
+    return found ? 1 : 0
 }
 
 @c @implementation

@@ -36,7 +36,9 @@ extension WaitContext {
     /// `count` is how many entries the slots hold (oldest first, as `State.entries`), or -1 when
     /// the entries are not mirrored (more than `capacity`, or a key that is not one word), and
     /// then readers take the lock. The slots are written only by `publish`, under the context's
-    /// lock; a reader uses what it read only if `sequence` did not change meanwhile.
+    /// lock; a reader uses what it read only if `sequence` did not change meanwhile. The slots
+    /// are read with unchecked subscripts: every index read is below a `count` that `publish`
+    /// wrote, and it writes only counts up to `capacity`.
     @usableFromInline struct Mirror: ~Copyable, Sendable {
         /// Entries mirrored: the common case is one engine, or a few.
         @inlinable static var capacity: Int { 4 }
@@ -120,12 +122,12 @@ extension WaitContext {
             var index = count
             while index > 0 {
                 index -= 1
-                let meta = metas[index].load(ordering: .relaxed)
+                let meta = unsafe metas[unchecked: index].load(ordering: .relaxed)
                 guard meta & Mirror.deletedBit == 0, UInt8(truncatingIfNeeded: meta >> 32) == kind.rawValue,
-                    keys[index].load(ordering: .relaxed) == bits
+                    unsafe keys[unchecked: index].load(ordering: .relaxed) == bits
                 else { continue }
                 return MirroredEntry(
-                    fd: Int32(bitPattern: UInt32(truncatingIfNeeded: meta)), word: words[index].load(ordering: .relaxed),
+                    fd: Int32(bitPattern: UInt32(truncatingIfNeeded: meta)), word: unsafe words[unchecked: index].load(ordering: .relaxed),
                     data: DataKind(rawValue: UInt8(truncatingIfNeeded: meta >> 42) & 3) ?? .other)
             }
             return nil
@@ -139,7 +141,7 @@ extension WaitContext {
             var index = count
             while index > 0 {
                 index -= 1
-                let meta = metas[index].load(ordering: .relaxed)
+                let meta = unsafe metas[unchecked: index].load(ordering: .relaxed)
                 if meta & Mirror.deletedBit != 0 { continue }
                 body(found, Int32(bitPattern: UInt32(truncatingIfNeeded: meta)))
                 found += 1
@@ -157,7 +159,7 @@ extension WaitContext {
             var index = count
             while index > 0 {
                 index -= 1
-                let meta = metas[index].load(ordering: .relaxed)
+                let meta = unsafe metas[unchecked: index].load(ordering: .relaxed)
                 let fd = Int32(bitPattern: UInt32(truncatingIfNeeded: meta))
                 // An entry is never both added and deleted (clearing an added entry removes it).
                 if meta & Mirror.addedBit != 0 {
@@ -236,16 +238,7 @@ extension WaitContext {
         }
     }
 
-    /// `waitDescriptor(forKey:)` for the C library: the fd and the custom data (as a word) set
-    /// under a C key, or nil. Usually answered without the lock.
-    @inlinable @inline(__always)
-    package func waitFD(forForeignKey key: UInt) -> (fd: Int32, customData: UInt)? {
-        if let found = mirror.read({ mirror, count in mirror.newest(kind: .word, bits: key, count: count) }) {
-            return found.map { ($0.fd, $0.word) }
-        }
-        return waitFDLocked(forForeignKey: key)
-    }
-
+    /// `copyWaitFD` under the lock.
     @usableFromInline
     func waitFDLocked(forForeignKey key: UInt) -> (fd: Int32, customData: UInt)? {
         state.withLock { state in
@@ -266,5 +259,39 @@ extension WaitContext {
     @usableFromInline
     var foreignCallbackLocked: ForeignCallback? {
         state.withLock { $0.foreignCallback }
+    }
+}
+
+extension WaitContext {
+    /// The C library's `get_fd`: writes the fd and the custom data set under a C key to `fd` and
+    /// `customData` (each when not nil) and returns true, or returns false and writes nothing.
+    /// Usually answered without the lock, with the results written straight to the caller's.
+    @inlinable @inline(__always)
+    package func copyWaitFD(
+        forForeignKey key: UInt, fd: UnsafeMutablePointer<Int32>?, customData: UnsafeMutablePointer<UInt>?
+    ) -> Bool {
+        let found: Bool? = mirror.read { mirror, count in
+            guard let entry = mirror.newest(kind: .word, bits: key, count: count) else { return false }
+            if let fd = unsafe fd { unsafe fd.pointee = entry.fd }
+            if let customData = unsafe customData { unsafe customData.pointee = entry.word }
+            return true
+        }
+        if let found { return found }
+        guard let entry = waitFDLocked(forForeignKey: key) else { return false }
+        if let fd = unsafe fd { unsafe fd.pointee = entry.fd }
+        if let customData = unsafe customData { unsafe customData.pointee = entry.customData }
+        return true
+    }
+
+    /// The C library's `get_callback`: writes the C callback and its argument (each when not nil)
+    /// and returns true, or returns false (none set through the C library) and writes nothing.
+    @inlinable @inline(__always)
+    package func copyForeignCallback(
+        function: UnsafeMutablePointer<UInt>?, argument: UnsafeMutablePointer<UInt>?
+    ) -> Bool {
+        guard let callback = foreignCallback else { return false }
+        if let function = unsafe function { unsafe function.pointee = callback.function }
+        if let argument = unsafe argument { unsafe argument.pointee = callback.argument }
+        return true
     }
 }
