@@ -60,8 +60,7 @@ enum CompatJobs {
 
 /// SAJ_pause_job, before the switch: 1 or 0 (done: SAJ_pause_job's result), or the job to
 /// switch out of.
-@_cdecl("_saj_pause_enter")
-@inline(never)  // keeps the C helpers it calls inlined (inlined into its C thunk, they were not)
+@c(_saj_pause_enter)
 func sajPauseEnter() -> UInt {
     if let job = unsafe JobRuntime.pauseForeignPrepare() { return UInt(bitPattern: job) }
     return sajPauseWhole()
@@ -74,8 +73,7 @@ func sajPauseWhole() -> UInt {
 }
 
 /// SAJ_pause_job, resumed: its result.
-@_cdecl("_saj_pause_leave")
-@inline(never)  // keeps the C helpers it calls inlined (inlined into its C thunk, they were not)
+@c(_saj_pause_leave)
 func sajPauseLeave(_ job: UnsafeMutableRawPointer) -> Int32 {
     unsafe JobRuntime.pauseForeignResumed(job) ? 1 : 0
 }
@@ -83,8 +81,7 @@ func sajPauseLeave(_ job: UnsafeMutableRawPointer) -> Int32 {
 /// SAJ_start_job resuming `*job` (not NULL), before the switch: SAJ_start_job's result (0-3: a
 /// resume taken whole, or refused), or the job to switch into; `value` receives the job
 /// function's result.
-@_cdecl("_saj_resume_enter")
-@inline(never)  // keeps the C helpers it calls inlined (inlined into its C thunk, they were not)
+@c(_saj_resume_enter)
 func sajResumeEnter(
     _ job: UnsafeMutablePointer<OpaquePointer?>, _ ret: UnsafeMutablePointer<Int32>?,
     _ value: UnsafeMutablePointer<Int32>
@@ -106,8 +103,7 @@ func sajResumeWhole(
 }
 
 /// SAJ_start_job, back from the switch: SAJ_PAUSE, or SAJ_FINISH with `*job` and `*ret` written.
-@_cdecl("_saj_resume_leave")
-@inline(never)  // keeps the C helpers it calls inlined (inlined into its C thunk, they were not)
+@c(_saj_resume_leave)
 func sajResumeLeave(
     _ back: UnsafeMutableRawPointer, _ job: UnsafeMutablePointer<OpaquePointer?>,
     _ ret: UnsafeMutablePointer<Int32>?, _ value: UnsafeMutablePointer<Int32>
@@ -119,7 +115,7 @@ func sajResumeLeave(
 }
 
 /// SAJ_start_job with `job == NULL` or `*job == NULL` (the assembly entry point's tail jump).
-@_cdecl("_saj_start_job_new")
+@c(_saj_start_job_new)
 func sajStartJobNew(
     _ job: UnsafeMutablePointer<OpaquePointer?>?, _ ctx: OpaquePointer?, _ ret: UnsafeMutablePointer<Int32>?,
     _ function: SAJ_job_fn?, _ args: UnsafeMutableRawPointer?, _ size: Int
