@@ -14,7 +14,9 @@
 // context, as speed.c checks), resuming the jobs whose fd is readable; after each pause the
 // changes are read with ASYNC_WAIT_CTX_get_changed_fds and the tracked fd checked.
 //
-//   engine time MODE       one timed repetition (>= 0.3 s): prints "MODE ns_per_op ops"
+//   engine time MODE       one timed repetition (>= 0.3 s): prints "MODE ns_per_op ops cpu_ns_per_op"
+//                          (wall time, and the process's CPU time, user + system: on a shared
+//                          machine the pattern's wall time includes waiting for a CPU)
 //   engine count MODE N    about N operations, callgrind collecting only inside the timed part
 //   engine transcript MODE what the run saw (statuses, fd changes, callbacks, cleanups): the same
 //                          for both libraries
@@ -48,6 +50,12 @@ enum { JOBS = 1000, OPS_PER_JOB = 16 };
 static double now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static double cpu_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
@@ -464,11 +472,12 @@ int main(int argc, char **argv) {
             passes *= 2;
         }
         passes = (long)((double)passes * 6.5);
-        double t0 = now_ns();
+        double t0 = now_ns(), c0 = cpu_ns();
         for (long p = 0; p < passes; p++) pass();
-        double elapsed = now_ns() - t0;
+        double elapsed = now_ns() - t0, cpu = cpu_ns() - c0;
         teardown_pattern(floor);
-        printf("%s %.2f %ld\n", name, elapsed / (double)(passes * ops_per_pass), passes * ops_per_pass);
+        double ops = (double)(passes * ops_per_pass);
+        printf("%s %.2f %ld %.2f\n", name, elapsed / ops, passes * ops_per_pass, cpu / ops);
         return 0;
     }
     const struct mode *call = NULL;
