@@ -5,7 +5,9 @@
 //
 // Invariants: `entries` is in insertion order (APIs report newest first); an entry is never both
 // `added` and `deleted` (clearing an added entry removes it); `hasChanges` is true whenever some
-// entry is added or deleted.
+// entry is added or deleted; every change to `entries` or to `foreignCallback` is published to
+// `mirror` before the lock is released (Runtime/WaitContextMirror.swift), which is what lets the
+// readers of one-word keys and of the C callback skip the lock.
 import Synchronization
 import SystemPackage
 
@@ -316,10 +318,10 @@ public final class WaitContext: Sendable {
     }
 
     /// Calls `body` with the position (from 0) and number of every descriptor currently set,
-    /// newest first, then `count` with how many there were; allocates nothing. `body` may see
-    /// the first positions again if a writer got in the way of a lock-free read: it writes an
-    /// array at those positions (the C library's `get_all_fds` fills its caller's).
-    package func forEachWaitFD(_ body: (Int, Int32) -> Void, count: (Int) -> Void) {
+    /// newest first, then `count` with how many there were. `body` may see the first positions
+    /// again if a writer got in the way of a lock-free read: it writes an array at those
+    /// positions.
+    func forEachWaitFD(_ body: (Int, Int32) -> Void, count: (Int) -> Void) {
         if let total = mirror.read({ mirror, entries in mirror.forEachFD(count: entries, body) }) {
             count(total)
             return
@@ -369,10 +371,9 @@ public final class WaitContext: Sendable {
         return changes
     }
 
-    /// `changedWaitFDs` without allocating (see `forEachWaitFD(_:count:)`): `added` and
-    /// `removed` with positions and descriptors, newest first, then `counts` with how many of
-    /// each there were.
-    package func forEachChangedWaitFD(
+    /// `changedWaitFDs` as calls (see `forEachWaitFD(_:count:)`): `added` and `removed` with
+    /// positions and descriptors, newest first, then `counts` with how many of each there were.
+    func forEachChangedWaitFD(
         added: (Int, Int32) -> Void, removed: (Int, Int32) -> Void, counts: (Int, Int) -> Void
     ) {
         if let found = mirror.read({ mirror, count in mirror.forEachChange(count: count, added: added, removed: removed) }) {
@@ -488,10 +489,11 @@ public final class WaitContext: Sendable {
         get { state.withLock { $0.callback } }
         set {
             state.withLock { state in
+                let hadForeign = state.foreignCallback != nil
                 state.callback = newValue
                 state.batchForm = nil
                 state.foreignCallback = nil
-                mirror.publish(state)
+                if hadForeign { mirror.publish(state) }
             }
         }
     }

@@ -82,11 +82,10 @@ public func SAJ_WAIT_CTX_get_fd(
     _ customData: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
 ) -> Int32 {
     guard let ctx = unsafe ctx else { return OpenSSLResult.failed(.nullArgument) }
-    // The custom data is a pointer: written through a UInt view of the caller's `void *`.
+    // The custom data is a pointer: its bits are stored into the caller's `void *`.
     let found = unsafe WaitContextHandle.borrow(ctx) { context in
         unsafe context.copyWaitFD(
-            forForeignKey: UInt(bitPattern: key), fd: fd,
-            customData: UnsafeMutableRawPointer(customData)?.assumingMemoryBound(to: UInt.self))
+            forForeignKey: UInt(bitPattern: key), fd: fd, customData: UnsafeMutableRawPointer(customData))
     }
     return found ? 1 : 0
 }
@@ -145,11 +144,10 @@ public func SAJ_WAIT_CTX_get_callback(
 ) -> Int32 {
     guard let ctx = unsafe ctx else { return OpenSSLResult.failed(.nullArgument) }
     // Like OpenSSL: 0 and the outputs untouched when no (C) callback is set.
-    // Both outputs are pointers: written through UInt views of the caller's.
+    // Both outputs are pointers: their bits are stored into the caller's.
     let found = unsafe WaitContextHandle.borrow(ctx) { context in
         unsafe context.copyForeignCallback(
-            function: UnsafeMutableRawPointer(callback)?.assumingMemoryBound(to: UInt.self),
-            argument: UnsafeMutableRawPointer(callbackArgument)?.assumingMemoryBound(to: UInt.self))
+            function: UnsafeMutableRawPointer(callback), argument: UnsafeMutableRawPointer(callbackArgument))
     }
     return found ? 1 : 0
 }

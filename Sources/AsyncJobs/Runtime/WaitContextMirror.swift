@@ -264,34 +264,34 @@ extension WaitContext {
 
 extension WaitContext {
     /// The C library's `get_fd`: writes the fd and the custom data set under a C key to `fd` and
-    /// `customData` (each when not nil) and returns true, or returns false and writes nothing.
-    /// Usually answered without the lock, with the results written straight to the caller's.
+    /// `customData` (each when not nil; `customData` is a pointer-sized slot, written as a word)
+    /// and returns true, or returns false and writes nothing. Usually answered without the lock,
+    /// with the results written straight to the caller's.
     @inlinable @inline(__always)
     package func copyWaitFD(
-        forForeignKey key: UInt, fd: UnsafeMutablePointer<Int32>?, customData: UnsafeMutablePointer<UInt>?
+        forForeignKey key: UInt, fd: UnsafeMutablePointer<Int32>?, customData: UnsafeMutableRawPointer?
     ) -> Bool {
         let found: Bool? = mirror.read { mirror, count in
             guard let entry = mirror.newest(kind: .word, bits: key, count: count) else { return false }
             if let fd = unsafe fd { unsafe fd.pointee = entry.fd }
-            if let customData = unsafe customData { unsafe customData.pointee = entry.word }
+            if let customData = unsafe customData { unsafe customData.storeBytes(of: entry.word, as: UInt.self) }
             return true
         }
         if let found { return found }
         guard let entry = waitFDLocked(forForeignKey: key) else { return false }
         if let fd = unsafe fd { unsafe fd.pointee = entry.fd }
-        if let customData = unsafe customData { unsafe customData.pointee = entry.customData }
+        if let customData = unsafe customData { unsafe customData.storeBytes(of: entry.customData, as: UInt.self) }
         return true
     }
 
-    /// The C library's `get_callback`: writes the C callback and its argument (each when not nil)
-    /// and returns true, or returns false (none set through the C library) and writes nothing.
+    /// The C library's `get_callback`: writes the C callback and its argument (each when not nil;
+    /// pointer-sized slots, written as words) and returns true, or returns false (none set through
+    /// the C library) and writes nothing.
     @inlinable @inline(__always)
-    package func copyForeignCallback(
-        function: UnsafeMutablePointer<UInt>?, argument: UnsafeMutablePointer<UInt>?
-    ) -> Bool {
+    package func copyForeignCallback(function: UnsafeMutableRawPointer?, argument: UnsafeMutableRawPointer?) -> Bool {
         guard let callback = foreignCallback else { return false }
-        if let function = unsafe function { unsafe function.pointee = callback.function }
-        if let argument = unsafe argument { unsafe argument.pointee = callback.argument }
+        if let function = unsafe function { unsafe function.storeBytes(of: callback.function, as: UInt.self) }
+        if let argument = unsafe argument { unsafe argument.storeBytes(of: callback.argument, as: UInt.self) }
         return true
     }
 }
