@@ -132,6 +132,8 @@ public final class JobLoop: Sendable {
     let statisticsCompleted = Atomic<Int>(0)
     let statisticsResumes = Atomic<Int>(0)
     let statisticsWatched = Atomic<Int>(0)
+    /// Work accepted so far (by `enqueue`); with `statisticsCompleted`, a group's measure of load.
+    let accepted = Atomic<Int>(0)
 
     /// The epoll data value of the loop's own wake descriptor.
     static var wakeToken: UInt64 { UInt64.max }
@@ -283,6 +285,12 @@ public final class JobLoop: Sendable {
             watchedDescriptors: statisticsWatched.load(ordering: .relaxed))
     }
 
+    /// Accepted work not yet completed (queued or running), as of the loop's last turn: what a
+    /// ``JobLoopGroup`` placing by load compares. Any thread, without a lock.
+    var load: Int {
+        max(0, accepted.load(ordering: .relaxed) - statisticsCompleted.load(ordering: .relaxed))
+    }
+
     /// Whether the calling thread is the loop's thread (while ``run()`` runs).
     public var isLoopThread: Bool {
         loopThreadID.load(ordering: .relaxed) == PlatformThread.currentID
@@ -303,6 +311,7 @@ public final class JobLoop: Sendable {
                 shared.queued += 1
             }
             shared.inbox.append(work)
+            accepted.wrappingAdd(1, ordering: .relaxed)
             wakeIfSleeping(&shared)
             return nil
         }

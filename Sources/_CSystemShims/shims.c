@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// eventfd reads and writes without glibc's cancellation point (see system_shims.h).
+// eventfd reads and writes without glibc's cancellation point, and the affinity mask's CPU
+// count (see system_shims.h).
+#define _GNU_SOURCE
 #include "system_shims.h"
+
+#include <sched.h>
 
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -25,4 +29,11 @@ long aj_eventfd_take(int fd, uint64_t *value) {
 #else
     return syscall(SYS_read, fd, value, sizeof *value);
 #endif
+}
+
+int aj_affinity_cpu_count(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
+    return CPU_COUNT(&set);
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Linux headers that Glibc's Swift module map does not export (eventfd, epoll, timerfd, signalfd
-// bits), and eventfd reads and writes without glibc's cancellation point.
+// bits), eventfd reads and writes without glibc's cancellation point, and the affinity mask's
+// CPU count (CPU_COUNT is a macro that needs _GNU_SOURCE).
 #ifndef AJ_SYSTEM_SHIMS_H
 #define AJ_SYSTEM_SHIMS_H
 #include <sys/epoll.h>
@@ -17,4 +18,8 @@ long aj_eventfd_add(int fd, uint64_t value);
 
 /// read(2) of an eventfd's counter into `value`, as `aj_eventfd_add` writes. Returns as read(2).
 long aj_eventfd_take(int fd, uint64_t *value);
+
+/// The number of CPUs in the calling thread's affinity mask (sched_getaffinity(2) and
+/// CPU_COUNT), or -1 with errno set if the mask cannot be read.
+int aj_affinity_cpu_count(void);
 #endif
