@@ -75,38 +75,56 @@ package final class BatchCallback: Sendable {
     }
 }
 
-/// Completions gathered by an engine thread and announced together: one call per run of
-/// requests with the same sink (in practice one call per batch).
+/// Completions gathered by an engine thread and announced together: one call per sink per
+/// batch, however the sinks' requests interleave. An engine shared by a group of loops completes
+/// their requests in the order they were submitted, alternating between loops; announcing a run
+/// whenever the sink changed made that one call (one lock, possibly one wake-up) per request.
 package struct CompletionBatch: ~Copyable {
-    private var sink: (any CompletionBatchSink)?
-    private var indices: [Int32] = []
+    /// The sinks with completions in this batch (each retained once per batch, not once per
+    /// request), and the entries gathered for each, at the same positions.
+    private var sinks: [any CompletionBatchSink] = []
+    private var indices: [[Int32]] = []
+    /// The position of the last request's sink: a run of one loop's requests costs one
+    /// comparison each.
+    private var last = 0
+    private let capacity: Int
 
     package init(capacity: Int) {
-        indices.reserveCapacity(capacity)
+        self.capacity = capacity
     }
 
     package mutating func add(_ callback: BatchCallback) {
-        if let sink {
-            if sink !== callback.sink {
-                flush()
-                self.sink = callback.sink
-            }
-        } else {
-            // Retained once per batch, not once per request.
-            sink = callback.sink
+        if last < sinks.count && sinks[last] === callback.sink {
+            indices[last].append(callback.index)
+            return
         }
-        indices.append(callback.index)
+        if let position = sinks.firstIndex(where: { $0 === callback.sink }) {
+            last = position
+        } else {
+            last = sinks.count
+            sinks.append(callback.sink)
+            if indices.count < sinks.count {
+                var list: [Int32] = []
+                list.reserveCapacity(capacity)
+                indices.append(list)
+            }
+        }
+        indices[last].append(callback.index)
     }
 
-    /// Announces what was gathered. Call it before the engine thread sleeps.
-    /// - Returns: nil if nothing was announced; else whether the (last) sink kept up (see
+    /// Announces what was gathered, one call per sink. Call it before the engine thread sleeps.
+    /// - Returns: nil if nothing was announced; else whether every sink kept up (see
     ///   ``CompletionBatchSink/entriesReady(_:)``).
     @discardableResult
     package mutating func flush() -> Bool? {
-        guard let sink, !indices.isEmpty else { return nil }
-        let caughtUp = sink.entriesReady(indices)
-        indices.removeAll(keepingCapacity: true)
-        self.sink = nil
+        guard !sinks.isEmpty else { return nil }
+        var caughtUp = true
+        for position in sinks.indices {
+            if !sinks[position].entriesReady(indices[position]) { caughtUp = false }
+            indices[position].removeAll(keepingCapacity: true)
+        }
+        sinks.removeAll(keepingCapacity: true)
+        last = 0
         return caughtUp
     }
 }

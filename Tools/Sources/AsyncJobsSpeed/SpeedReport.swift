@@ -12,6 +12,7 @@ public enum SpeedReport {
         [
             "asyncjobs speed: \(operations.map(\.rawValue).joined(separator: ", ")); \(options.jobs) jobs, "
                 + "\(options.workers) workers, notify \(options.notification == .waitFD ? "fd" : "callback"), "
+                + (options.loops > 1 ? "1 to \(options.loops) loops, " : "")
                 + "\(Format.seconds(options.seconds)) s per variant",
             "machine: \(Machine.description)",
         ]
@@ -31,13 +32,17 @@ public enum SpeedReport {
         for result in results {
             lines.append(
                 columns(
-                    SpeedRunner.label(result.variant, notification: options.notification), "\(result.concurrency)",
+                    SpeedRunner.label(result.variant, notification: options.notification, loops: result.loops ?? 1),
+                    "\(result.concurrency)",
                     Format.count(result.operationsPerSecond), Format.latency(result.p50), Format.latency(result.p99),
                     Format.latency(result.p999)))
             if let error = result.error { lines.append("  error: \(error)") }
         }
-        let jobs = results.first { $0.variant == .jobs }
-        if let jobs {
+        let jobRuns = results.filter { $0.variant == .jobs }
+        let oneLoop = jobRuns.first { ($0.loops ?? 1) == 1 }
+        for jobs in jobRuns {
+            let loops = jobs.loops ?? 1
+            let prefix = jobRuns.count > 1 ? "jobs, \(loops) loop\(loops == 1 ? "" : "s")" : "jobs"
             var comparisons: [String] = []
             if let tasks = results.first(where: { $0.variant == .concurrency }), tasks.operationsPerSecond > 0 {
                 comparisons.append(
@@ -46,11 +51,19 @@ public enum SpeedReport {
             if let sync = results.first(where: { $0.variant == .sync }), sync.operationsPerSecond > 0 {
                 comparisons.append("\(Format.ratio(jobs.operationsPerSecond / sync.operationsPerSecond)) sync")
             }
-            if !comparisons.isEmpty { lines.append("jobs: " + comparisons.joined(separator: ", ")) }
+            if let oneLoop, loops > 1, oneLoop.operationsPerSecond > 0 {
+                comparisons.append("\(Format.ratio(jobs.operationsPerSecond / oneLoop.operationsPerSecond)) one loop")
+            }
+            if !comparisons.isEmpty { lines.append("\(prefix): " + comparisons.joined(separator: ", ")) }
             if let cpu = jobs.loopCPUPerOperation, let resumes = jobs.resumesPerSecond {
-                lines.append(
-                    "loop thread: \(Format.nanoseconds(cpu)) CPU per operation, "
-                        + "\(Format.count(resumes)) resumes/s")
+                var line =
+                    (comparisons.isEmpty && jobRuns.count > 1 ? "\(prefix): " : "")
+                    + "\(loops == 1 ? "loop thread" : "loop threads"): \(Format.nanoseconds(cpu)) CPU per operation, "
+                    + "\(Format.count(resumes)) resumes/s"
+                if let wait = jobs.loopWaitShare {
+                    line += ", runnable but waiting for a CPU \(Format.percent(wait)) of the time"
+                }
+                lines.append(line)
             }
             if operation == .accel {
                 let efficiency = jobs.operationsPerSecond / ideal(jobs: jobs.concurrency, options)

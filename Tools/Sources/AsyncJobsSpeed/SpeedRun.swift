@@ -26,12 +26,16 @@ public struct SpeedOptions: Sendable {
     public var slots: Int
     /// Whether to redraw a progress line (only where standard output is a terminal).
     public var progress: Bool
+    /// Loops of the jobs variant (a ``JobLoopGroup`` when more than 1; the jobs are spread
+    /// evenly over them).
+    public var loops: Int
 
     /// Creates run settings.
     public init(
         jobs: Int, seconds: Double, workers: Int, notification: JobLoop.Configuration.Notification,
-        latency: Duration, slots: Int, progress: Bool
+        latency: Duration, slots: Int, progress: Bool, loops: Int = 1
     ) {
+        self.loops = max(1, loops)
         self.jobs = jobs
         self.seconds = seconds
         self.workers = workers
@@ -66,8 +70,14 @@ public struct VariantResult: Sendable {
     public var p50: UInt64, p99: UInt64, p999: UInt64
     /// Jobs only: CPU time the loop thread used during the measured time, in nanoseconds.
     public var loopCPUNanoseconds: UInt64?
-    /// Jobs only: jobs the loop resumed during the measured time.
+    /// Jobs only: jobs the loops resumed during the measured time.
     public var resumes: Int?
+    /// Jobs only: how many loops (threads) ran the jobs.
+    public var loops: Int?
+    /// Jobs only: time the loop threads spent runnable but waiting for a processor during the
+    /// measured time (the scheduler's run-queue delay, `/proc/<pid>/task/<tid>/schedstat`), in
+    /// nanoseconds; nil where the kernel does not report it.
+    public var loopWaitNanoseconds: UInt64?
     /// The first error an operation threw, if any (the variant stops at it).
     public var error: String?
 
@@ -82,6 +92,12 @@ public struct VariantResult: Sendable {
     public var resumesPerLoopCPUSecond: Double? {
         guard let cpu = loopCPUNanoseconds, let resumes, cpu > 0 else { return nil }
         return Double(resumes) / (Double(cpu) / 1e9)
+    }
+    /// Jobs only: the share of the measured time the loop threads (on average) waited for a
+    /// processor while runnable.
+    public var loopWaitShare: Double? {
+        guard let wait = loopWaitNanoseconds, let loops, seconds > 0 else { return nil }
+        return Double(wait) / 1e9 / seconds / Double(loops)
     }
     /// Jobs only: resumes per second of wall-clock time.
     public var resumesPerSecond: Double? {
@@ -139,15 +155,17 @@ public struct SpeedRunner: Sendable {
     /// - Throws: if an engine, the accelerator or the loop cannot be created.
     public func measure(
         _ operation: SpeedOperation, as variant: SpeedVariant, jobs: Int? = nil,
-        notification: JobLoop.Configuration.Notification? = nil
+        notification: JobLoop.Configuration.Notification? = nil, loops: Int? = nil
     ) throws -> VariantResult {
+        let loops = max(1, loops ?? options.loops)
         let concurrency = variant == .sync ? 1 : max(1, jobs ?? options.jobs)
         let engines = try SpeedEngines(
             workload: SpeedWorkload(operation: operation), workers: options.workers, latency: options.latency,
             slots: options.slots)
         defer { engines.shutdown() }
         let meter = Meter()
-        let label = "\(operation.rawValue), \(Self.label(variant, notification: notification ?? options.notification))"
+        let label =
+            "\(operation.rawValue), \(Self.label(variant, notification: notification ?? options.notification, loops: loops))"
         switch variant {
         case .sync:
             let done = DispatchSemaphore(value: 0)
@@ -164,11 +182,13 @@ public struct SpeedRunner: Sendable {
             thread.start()
             var result = observe(meter, expected: 1, label: label, probe: nil)
             done.wait()
+            result.loops = nil
             result.variant = variant
             result.concurrency = 1
             return result
         case .jobs:
-            return try measureJobs(engines, meter: meter, jobs: concurrency, notification: notification, label: label)
+            return try measureJobs(
+                engines, meter: meter, jobs: concurrency, loops: loops, notification: notification, label: label)
         case .concurrency:
             let done = DispatchSemaphore(value: 0)
             Task.detached {
@@ -184,17 +204,18 @@ public struct SpeedRunner: Sendable {
     }
 
     private func measureJobs(
-        _ engines: SpeedEngines, meter: Meter, jobs: Int, notification: JobLoop.Configuration.Notification?,
+        _ engines: SpeedEngines, meter: Meter, jobs: Int, loops: Int, notification: JobLoop.Configuration.Notification?,
         label: String
     ) throws -> VariantResult {
-        // One more job than the drivers, for the CPU-time probes.
+        // One more job per loop than its share of the drivers, for the CPU-time probes. The
+        // group's round robin gives each loop its share.
         let configuration = JobLoop.Configuration(
-            maxConcurrentJobs: jobs + 1, notification: notification ?? options.notification)
-        let loop = try JobLoop.spawn(configuration: configuration)
+            maxConcurrentJobs: (jobs + loops - 1) / loops + 1, notification: notification ?? options.notification)
+        let group = try JobLoopGroup(loopCount: loops, configuration: configuration)
         let finished = Atomic<Int>(0)
         let done = DispatchSemaphore(value: 0)
         for _ in 0..<jobs {
-            let submission = loop.submit({
+            let submission = group.submit({
                 meter.started.wrappingAdd(1, ordering: .relaxed)
                 var start = Clock.nanoseconds()
                 while !meter.isStopped {
@@ -210,21 +231,29 @@ public struct SpeedRunner: Sendable {
                 if finished.wrappingAdd(1, ordering: .relaxed).newValue == jobs { done.signal() }
             }
         }
-        let probe = { () -> (UInt64, Int) in
-            let cpu = Mutex<UInt64>(0)
+        let probe = { () -> LoopProbe in
+            // Each loop's thread reads its own CPU clock and scheduler statistics.
+            let readings = Mutex<[(UInt64, UInt64?)]>([])
             let probed = DispatchSemaphore(value: 0)
-            loop.submit({ Clock.threadCPUNanoseconds() }) { result in
-                cpu.withLock { $0 = (try? result.get()) ?? 0 }
-                probed.signal()
+            for loop in group.loops {
+                loop.submit({ (Clock.threadCPUNanoseconds(), Clock.runQueueWaitNanoseconds()) }) { result in
+                    if let reading = try? result.get() { readings.withLock { $0.append(reading) } }
+                    probed.signal()
+                }
             }
-            probed.wait()
-            return (cpu.withLock { $0 }, loop.statistics.resumes)
+            for _ in group.loops { probed.wait() }
+            let taken = readings.withLock { $0 }
+            let waits = taken.map(\.1)
+            return LoopProbe(
+                cpu: taken.reduce(0) { $0 &+ $1.0 }, resumes: group.statistics.resumes,
+                runQueueWait: waits.contains(nil) ? nil : waits.reduce(0) { $0 &+ $1! })
         }
         var result = observe(meter, expected: jobs, label: label, probe: probe)
         done.wait()
-        loop.shutdownAndWait(.drain)
+        group.shutdownAndWait(.drain)
         result.variant = .jobs
         result.concurrency = jobs
+        result.loops = loops
         return result
     }
 
@@ -248,7 +277,7 @@ public struct SpeedRunner: Sendable {
 
     /// Waits until `expected` drivers run, measures for `options.seconds`, stops the drivers.
     private func observe(
-        _ meter: Meter, expected: Int, label: String, probe: (() -> (UInt64, Int))?
+        _ meter: Meter, expected: Int, label: String, probe: (() -> LoopProbe)?
     ) -> VariantResult {
         let progress = ProgressLine(enabled: options.progress)
         let setupDeadline = Clock.nanoseconds() + 30_000_000_000
@@ -282,20 +311,36 @@ public struct SpeedRunner: Sendable {
             variant: .sync, concurrency: expected, operations: endOperations - startOperations,
             seconds: Double(end - start) / 1e9, p50: p50, p99: p99, p999: p999)
         if let baseline, let final {
-            result.loopCPUNanoseconds = final.0 &- baseline.0
-            result.resumes = final.1 - baseline.1
+            result.loopCPUNanoseconds = final.cpu &- baseline.cpu
+            result.resumes = final.resumes - baseline.resumes
+            if let before = baseline.runQueueWait, let after = final.runQueueWait {
+                result.loopWaitNanoseconds = after &- before
+            }
         }
         result.error = meter.firstError.withLock { $0 }
         return result
     }
 
-    static func label(_ variant: SpeedVariant, notification: JobLoop.Configuration.Notification) -> String {
+    static func label(
+        _ variant: SpeedVariant, notification: JobLoop.Configuration.Notification, loops: Int = 1
+    ) -> String {
         switch variant {
         case .sync: "sync, 1 thread"
-        case .jobs: "jobs, 1 loop thread, notify \(notification == .waitFD ? "fd" : "callback")"
+        case .jobs:
+            "jobs, \(loops) loop thread\(loops == 1 ? "" : "s"), notify \(notification == .waitFD ? "fd" : "callback")"
         case .concurrency: "Swift concurrency, a task per op"
         }
     }
+}
+
+/// What a probe read from the loops at one end of the measured time.
+struct LoopProbe {
+    /// The loop threads' CPU time, summed.
+    var cpu: UInt64
+    /// The loops' resumes, summed.
+    var resumes: Int
+    /// The loop threads' run-queue wait so far, summed (nil if not reported).
+    var runQueueWait: UInt64?
 }
 
 /// Monotonic and per-thread CPU clocks in nanoseconds.
@@ -304,6 +349,16 @@ enum Clock {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+
+    /// Time the calling thread has spent runnable but waiting for a processor: the second field
+    /// of `/proc/thread-self/schedstat`. Nil if the kernel does not report it.
+    static func runQueueWaitNanoseconds() -> UInt64? {
+        guard let text = try? String(contentsOfFile: "/proc/thread-self/schedstat", encoding: .utf8) else {
+            return nil
+        }
+        let fields = text.split(separator: " ")
+        return fields.count >= 2 ? UInt64(fields[1]) : nil
     }
 
     static func threadCPUNanoseconds() -> UInt64 {

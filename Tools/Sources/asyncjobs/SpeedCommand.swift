@@ -36,6 +36,12 @@ struct SpeedCommand: ParsableCommand {
     @Option(help: "How engines wake the loop's jobs: fd (eventfd + epoll) or callback.")
     var notify = Notify.fd
 
+    @Option(
+        help: ArgumentHelp(
+            "Loops (threads) of the jobs variant; with more than 1, the jobs variant runs with 1, 2, ... up to this many loops and reports the scaling.",
+            valueName: "n"))
+    var loops = 1
+
     @Option(help: "Latency of the simulated accelerator, in microseconds.")
     var latencyUs = 1000
 
@@ -57,6 +63,7 @@ struct SpeedCommand: ParsableCommand {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
         guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        guard loops >= 1 else { throw ValidationError("--loops must be at least 1") }
         guard latencyUs >= 0, slots >= 1 else { throw ValidationError("--latency-us >= 0 and --slots >= 1") }
         guard !targets || variants.isEmpty else {
             throw ValidationError("--variant does not apply to --targets (which runs its own set)")
@@ -66,7 +73,7 @@ struct SpeedCommand: ParsableCommand {
     func run() throws {
         let options = SpeedOptions(
             jobs: jobs, seconds: seconds, workers: workers, notification: notify == .fd ? .waitFD : .callback,
-            latency: .microseconds(latencyUs), slots: slots, progress: !noProgress)
+            latency: .microseconds(latencyUs), slots: slots, progress: !noProgress, loops: loops)
         let chosen = operations.isEmpty ? SpeedOperation.allCases : operations
         SpeedReport.header(options, operations: targets ? [.accel] : chosen).forEach { print($0) }
         if targets {
@@ -82,9 +89,12 @@ struct SpeedCommand: ParsableCommand {
         for operation in chosen {
             var results: [VariantResult] = []
             for variant in variants.isEmpty ? SpeedVariant.allCases : variants {
-                let result = try runner.measure(operation, as: variant)
-                failed = failed || result.error != nil
-                results.append(result)
+                // The jobs variant at 1, 2, ... `loops` loops (one run when `loops` is 1).
+                for count in variant == .jobs ? Array(1...loops) : [1] {
+                    let result = try runner.measure(operation, as: variant, loops: count)
+                    failed = failed || result.error != nil
+                    results.append(result)
+                }
             }
             SpeedReport.table(operation, results: results, options: options).forEach { print($0) }
         }
