@@ -16,13 +16,21 @@ import SystemPackage
 /// run and no in-flight operation still uses it.
 package final class EngineWaitFD: Sendable {
     package let fd: FileDescriptor
+    /// Whether the job reads the fd's counter back to 0 after each resume. A level-triggered
+    /// watcher (an application polling the wait context's fds, as OpenSSL's do) needs it, or the
+    /// fd would stay readable and wake it forever. A `JobLoop` in fd mode watches with
+    /// `EPOLLET`: every eventfd write queues a new event whatever the counter holds, so the
+    /// read (a system call on the loop's thread per operation) is skipped for the fds made for
+    /// its wait contexts. The counter only grows (by 1 per operation; it holds 2^64 - 2).
+    package let drainsAfterResume: Bool
+
+    package init(fd: FileDescriptor, drainsAfterResume: Bool = true) {
+        self.fd = fd
+        self.drainsAfterResume = drainsAfterResume
+    }
     /// 2 per in-flight operation, +1 once the wait context's cleanup ran. Whoever brings it to
     /// exactly 1 closes the fd.
     private let holds = Atomic<Int>(0)
-
-    package init(fd: FileDescriptor) {
-        self.fd = fd
-    }
 
     /// An operation starts using the fd (called on the job's thread, while the context holds it).
     package func retainForOperation() {
@@ -272,7 +280,9 @@ package enum EngineWaiting {
         case .failure(let errno):
             throw AsyncJobError(.waitDescriptorUnavailable, underlying: errno)
         case .success(let fd):
-            let box = EngineWaitFD(fd: fd)
+            // Made in the job: the flag says whether it is a segment of a job of an fd-mode
+            // loop, whose wait context (one per loop entry) that loop alone watches.
+            let box = EngineWaitFD(fd: fd, drainsAfterResume: !EdgeWatcherFlag.isSet)
             context.setWaitFD(fd, forKey: key, customData: box) { _, _, customData in
                 (customData as? EngineWaitFD)?.releaseForContext()
             }
@@ -295,8 +305,9 @@ package enum EngineWaiting {
                 if completion.abandon() { throw CancellationError() }
             }
         }
-        // Done: consume our signal. The engine drains its own fd; the loop never reads it.
-        if case .waitFD(let box) = completion.target { EventCounter.drain(box.fd) }
+        // Done: consume our signal. The engine drains its own fd (unless an edge-triggered loop
+        // watches it); the loop never reads it.
+        if case .waitFD(let box) = completion.target, box.drainsAfterResume { _ = EventCounter.drain(box.fd) }
     }
 }
 

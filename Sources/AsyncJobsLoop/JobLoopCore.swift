@@ -107,11 +107,13 @@ final class JobLoopCore {
     private var cancellations: [any LoopWork] = []
     private var shutdownMode: JobLoop.ShutdownMode?
     private let events: EpollEventBuffer
+    private let edgeWatcher: Bool
 
     init(loop: JobLoop) {
         self.loop = loop
         self.configuration = loop.configuration
         self.events = EpollEventBuffer(capacity: loop.configuration.eventBatchSize)
+        self.edgeWatcher = loop.configuration.notification == .waitFD
     }
 
     // MARK: The turn
@@ -300,8 +302,12 @@ final class JobLoopCore {
         entry.generation &+= 1
         running += 1
         do {
-            return handle(try AsyncJob.start(waitContext: entry.waitContext, work.makeJobBody()), on: entry)
+            setEdgeWatcher(true)
+            let outcome = try AsyncJob.start(waitContext: entry.waitContext, work.makeJobBody())
+            setEdgeWatcher(false)
+            return handle(outcome, on: entry)
         } catch {
+            setEdgeWatcher(false)
             syncDescriptors(of: entry)
             retire(entry)
             work.fail(JobLoopError(.jobUnavailable, jobError: error))
@@ -332,10 +338,23 @@ final class JobLoopCore {
         case .some(let job):
             entry.isPaused = false
             resumes += 1
-            _ = handle(job.resume(), on: entry)
+            setEdgeWatcher(true)
+            let outcome = job.resume()
+            setEdgeWatcher(false)
+            _ = handle(outcome, on: entry)
         case .none:
             return
         }
+    }
+
+    /// In fd mode, marks the thread as running a segment of one of this loop's jobs, whose wait
+    /// contexts it watches edge-triggered: an engine that gives such a context an eventfd need
+    /// not drain it (`EngineWaitFD.drainsAfterResume`). Only around the segment: a job that
+    /// other code starts on this thread (from a completion, with its own wait context) is not
+    /// the loop's.
+    @inline(__always)
+    private func setEdgeWatcher(_ value: Bool) {
+        if edgeWatcher { EdgeWatcherFlag.set(value) }
     }
 
     /// After a segment of `entry`'s job: watch its new descriptors, then keep or retire it.

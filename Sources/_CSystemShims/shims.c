@@ -37,3 +37,9 @@ int aj_affinity_cpu_count(void) {
     if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
     return CPU_COUNT(&set);
 }
+
+static __thread int aj_edge_watcher;
+
+void aj_thread_set_edge_watcher(int value) { aj_edge_watcher = value; }
+
+int aj_thread_edge_watcher(void) { return aj_edge_watcher; }

@@ -22,4 +22,9 @@ long aj_eventfd_take(int fd, uint64_t *value);
 /// The number of CPUs in the calling thread's affinity mask (sched_getaffinity(2) and
 /// CPU_COUNT), or -1 with errno set if the mask cannot be read.
 int aj_affinity_cpu_count(void);
+
+/// A flag of the calling thread (thread-local storage, which Swift cannot declare): set by a job
+/// loop on its own thread while it watches engine descriptors edge-triggered.
+void aj_thread_set_edge_watcher(int value);
+int aj_thread_edge_watcher(void);
 #endif

@@ -258,19 +258,27 @@ public struct SpeedRunner: Sendable {
     }
 
     /// Keeps `concurrency` child tasks in flight, one per operation, until the meter stops.
+    ///
+    /// An operation's latency counts from the end of the operation whose place it takes, as in
+    /// the jobs variant (where a job's next operation starts as soon as it has recorded the last
+    /// one): so it includes the time the group takes to notice the end and start the next task.
+    /// Counted from the new task's own start, that delay went unmeasured, and a driver held up
+    /// by the scheduler started fewer operations instead of slower ones.
     private static func driveTasks(_ engines: SpeedEngines, meter: Meter, concurrency: Int) async {
-        await withTaskGroup(of: Void.self) { group in
-            let operation: @Sendable () async -> Void = {
-                let start = Clock.nanoseconds()
-                do { _ = try await engines.performAsync() } catch { meter.fail(error) }
-                meter.record(since: start)
+        await withTaskGroup(of: UInt64.self) { group in
+            let operation = { @Sendable (start: UInt64) -> @Sendable () async -> UInt64 in
+                {
+                    do { _ = try await engines.performAsync() } catch { meter.fail(error) }
+                    return meter.record(since: start)
+                }
             }
+            let now = Clock.nanoseconds()
             for _ in 0..<concurrency {
-                group.addTask(operation: operation)
+                group.addTask(operation: operation(now))
                 meter.started.wrappingAdd(1, ordering: .relaxed)
             }
-            while await group.next() != nil {
-                if !meter.isStopped { group.addTask(operation: operation) }
+            while let end = await group.next() {
+                if !meter.isStopped { group.addTask(operation: operation(end)) }
             }
         }
     }
