@@ -21,9 +21,24 @@ struct JobLoopGroupTests {
         while loops.contains(where: { $0.statistics.runningJobs < running }) { try await Task.sleep(for: .milliseconds(1)) }
     }
 
+    /// The CPUs this process may run on, as the kernel lists them in /proc/self/status
+    /// ("Cpus_allowed_list: 0-3,8"), counted independently of the code under test.
+    private static func allowedProcessors() -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed_list:") })
+        else { return nil }
+        var count = 0
+        for range in line.dropFirst("Cpus_allowed_list:".count).split(separator: ",") {
+            let bounds = range.trimmingCharacters(in: .whitespaces).split(separator: "-").compactMap { Int($0) }
+            count += bounds.count == 2 ? bounds[1] - bounds[0] + 1 : 1
+        }
+        return count
+    }
+
     @Test func theDefaultGroupHasOneLoopPerAvailableProcessor() throws {
         let group = try JobLoopGroup()
         #expect(JobLoopGroup.defaultLoopCount >= 1)
+        if let allowed = Self.allowedProcessors() { #expect(JobLoopGroup.defaultLoopCount == allowed) }
         #expect(group.loops.count == JobLoopGroup.defaultLoopCount)
         #expect(Set(group.loops.map(ObjectIdentifier.init)).count == group.loops.count)
         group.shutdownAndWait()
