@@ -68,6 +68,16 @@ if [ $status -eq 0 ]; then
     cat "$out"
     status=1
   fi
+  # --loops 2: the jobs variant on one loop and on a group of two, with the scaling line.
+  step "speed sha256 --loops 2" "$bin" speed sha256 --loops 2 --variant jobs --seconds 0.5 --jobs 32 --no-progress
+  out=$LAST_LOG
+  for section in "jobs, 1 loop thread" "jobs, 2 loop threads" "one loop" "loop threads:"; do
+    if ! grep -qF -- "$section" "$out"; then
+      echo "  speed sha256 --loops 2: the report has no '$section'"
+      cat "$out"
+      status=1
+    fi
+  done
   if "$bin" speed --targets --variant jobs >"$out" 2>&1 || ! grep -qF -- "--variant does not apply to --targets" "$out"; then
     echo "  speed --targets --variant jobs: expected a usage error naming the rule"
     cat "$out"
