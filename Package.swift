@@ -53,7 +53,7 @@ let package = Package(
             swiftSettings: [.strictMemorySafety()]
         ),
         // The C library: the header (the ABI's source of truth) and its Swift implementation.
-        .target(name: "CAsyncJobsCompat"),
+        .target(name: "CAsyncJobsCompat", dependencies: ["_CJobContext"]),
         .target(
             name: "AsyncJobsCompat",
             dependencies: ["AsyncJobs", "CAsyncJobsCompat"],

@@ -15,6 +15,8 @@ public struct AsyncJobError: Error, Hashable, Sendable, CustomStringConvertible 
             case invalidPoolSize
             case invalidStackSize
             case waitDescriptorUnavailable
+            case jobsInUse
+            case tooManySwitchHooks
         }
         let storage: Storage
 
@@ -26,6 +28,10 @@ public struct AsyncJobError: Error, Hashable, Sendable, CustomStringConvertible 
         public static var invalidStackSize: Code { Code(storage: .invalidStackSize) }
         /// A wait file descriptor could not be created (the process is out of descriptors).
         public static var waitDescriptorUnavailable: Code { Code(storage: .waitDescriptorUnavailable) }
+        /// A switch hook was added to a pool while one of its jobs was paused or running.
+        public static var jobsInUse: Code { Code(storage: .jobsInUse) }
+        /// The process already has as many process-wide switch hooks as it may have (16).
+        public static var tooManySwitchHooks: Code { Code(storage: .tooManySwitchHooks) }
 
         public var description: String {
             switch storage {
@@ -33,6 +39,8 @@ public struct AsyncJobError: Error, Hashable, Sendable, CustomStringConvertible 
             case .invalidPoolSize: "initial pool size exceeds the maximum size"
             case .invalidStackSize: "stack size below the minimum"
             case .waitDescriptorUnavailable: "wait file descriptor unavailable"
+            case .jobsInUse: "a job of the pool is paused or running"
+            case .tooManySwitchHooks: "too many process-wide switch hooks"
             }
         }
     }

@@ -241,3 +241,31 @@ public func SAJ_clear_wake(_ job: OpaquePointer?) {
 public func SAJ_in_job() -> Int32 {
     AsyncJob.isInJob ? 1 : 0
 }
+
+// MARK: Switch hooks
+
+@c @implementation
+public func SAJ_add_thread_switch_hook(
+    _ start: SAJ_switch_fn?, _ swap: SAJ_switch_fn?, _ end: SAJ_switch_fn?, _ arg: UnsafeMutableRawPointer?
+) -> Int32 {
+    guard let swap = unsafe swap else { return OpenSSLResult.failed(.nullArgument) }
+    do {
+        try unsafe JobPool.addSwitchHook(start: start, swap: swap, end: end, argument: arg)
+        return 1
+    } catch {
+        return OpenSSLResult.failed(error)
+    }
+}
+
+@c @implementation
+public func SAJ_add_process_switch_hook(
+    _ start: SAJ_switch_fn?, _ swap: SAJ_switch_fn?, _ end: SAJ_switch_fn?, _ arg: UnsafeMutableRawPointer?
+) -> Int32 {
+    guard let swap = unsafe swap else { return OpenSSLResult.failed(.nullArgument) }
+    do {
+        try unsafe JobPool.addSwitchHookForNewPools(start: start, swap: swap, end: end, argument: arg)
+        return 1
+    } catch {
+        return OpenSSLResult.failed(error)
+    }
+}

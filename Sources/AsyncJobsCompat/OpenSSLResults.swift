@@ -20,6 +20,8 @@ enum CompatFailure: Int32 {
     case waitFDUnavailable = 9
     case pausedJobsCancelled = 10
     case insideJob = 11
+    case jobsInUse = 12
+    case tooManyHooks = 13
 
     /// The header's description of the code (a NUL-terminated literal).
     var message: StaticString {
@@ -35,6 +37,8 @@ enum CompatFailure: Int32 {
         case .waitFDUnavailable: "no wait file descriptor could be created"
         case .pausedJobsCancelled: "ASYNC_cleanup_thread cancelled jobs that were still paused"
         case .insideJob: "ASYNC_cleanup_thread called from inside a job: nothing was done"
+        case .jobsInUse: "a switch hook cannot be added to a pool while one of its jobs is paused or running"
+        case .tooManyHooks: "the process already has 16 process-wide switch hooks"
         }
     }
 }
@@ -106,6 +110,8 @@ enum OpenSSLResult {
         if error.code == .invalidPoolSize { return failed(.invalidPoolSize) }
         if error.code == .invalidStackSize { return failed(.invalidStackSize) }
         if error.code == .waitDescriptorUnavailable { return failed(.waitFDUnavailable) }
+        if error.code == .jobsInUse { return failed(.jobsInUse) }
+        if error.code == .tooManySwitchHooks { return failed(.tooManyHooks) }
         return failed(.stackAllocation)
     }
 

@@ -16,6 +16,8 @@ _Static_assert(AJCTX_FRAME_FPCR + 8 <= AJCTX_FRAME_SIZE, "FPCR's slot is inside 
 _Static_assert(AJCTX_FRAME_X30 == AJCTX_FRAME_X29 + 8, "x29 and x30 are saved as a pair");
 #endif
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stddef.h>
@@ -163,6 +165,99 @@ static uintptr_t *find_access_head(void) {
         }                                                                                             \
     } while (0)
 
+// ---- Switch hooks ----
+// A job with hooks carries AJCTX_HOOK_TAG in `access_set[0]` whenever the runtime's access-set
+// protocol is not looking at it: the inline switches compare that word (with 0 on resume, with
+// the thread's head on suspend and finish), the tag makes both comparisons fail, and so every
+// switch of such a job comes here. The out-of-line functions take the tag off around the
+// access-set swap and put it back. Jobs without hooks never see the tag: the inline switches
+// have no instruction more than before hooks existed.
+#define AJCTX_HOOK_TAG ((uintptr_t)1)
+
+void _ajctx_set_hooks(_ajctx_job *job, _ajctx_job_hooks *hooks) {
+    job->hooks = hooks;
+    // The frame left by the last body loops through the other kind of finish: build a new one.
+    job->reusable = 0;
+    // The job is idle: no access of its is open, so its access set is empty (0).
+    job->access_set[0] = hooks != NULL ? AJCTX_HOOK_TAG : 0;
+    job->access_set[1] = 0;
+}
+
+// Before the switch into the job, on the switcher's side: a body that starts makes its states,
+// then every hook installs the job's state and keeps the switcher's in its place.
+__attribute__((noinline)) static void hooks_enter(_ajctx_job_hooks *hooks) {
+    const _ajctx_switch_hook *table = hooks->table;
+    if (!hooks->active) {
+        hooks->active = 1;
+        for (size_t i = 0; i < hooks->count; i++) {
+            hooks->state[i] = NULL;
+            if (table[i].start != NULL) table[i].start(&hooks->state[i], table[i].arg);
+        }
+    }
+    for (size_t i = 0; i < hooks->count; i++) table[i].swap(&hooks->state[i], table[i].arg);
+}
+
+// Before the switch out of the job, on the job's side, in reverse order: every hook restores the
+// switcher's state and keeps the job's; when the body has ended, its states are let go.
+__attribute__((noinline)) static void hooks_leave(_ajctx_job_hooks *hooks, int ended) {
+    const _ajctx_switch_hook *table = hooks->table;
+    for (size_t i = hooks->count; i-- > 0;) table[i].swap(&hooks->state[i], table[i].arg);
+    if (ended && hooks->active) {
+        for (size_t i = hooks->count; i-- > 0;) {
+            if (table[i].end != NULL) table[i].end(&hooks->state[i], table[i].arg);
+            hooks->state[i] = NULL;
+        }
+        hooks->active = 0;
+    }
+}
+
+static pthread_mutex_t process_hooks_lock = PTHREAD_MUTEX_INITIALIZER;
+static _ajctx_switch_hook process_hooks[AJCTX_PROCESS_HOOKS_MAX];
+static size_t process_hook_count;
+
+int _ajctx_add_process_hook(_ajctx_switch_hook hook) {
+    int result = ENOSPC;
+    pthread_mutex_lock(&process_hooks_lock);
+    if (process_hook_count < AJCTX_PROCESS_HOOKS_MAX) {
+        process_hooks[process_hook_count++] = hook;
+        result = 0;
+    }
+    pthread_mutex_unlock(&process_hooks_lock);
+    return result;
+}
+
+size_t _ajctx_process_hooks(_ajctx_switch_hook *out, size_t capacity) {
+    pthread_mutex_lock(&process_hooks_lock);
+    size_t count = process_hook_count;
+    for (size_t i = 0; i < count && i < capacity && out != NULL; i++) out[i] = process_hooks[i];
+    pthread_mutex_unlock(&process_hooks_lock);
+    return count;
+}
+
+// The access-set swap of a switch into the job, with the hook tag taken off around it.
+static inline __attribute__((always_inline)) void enter_access_set(_ajctx_job *job) {
+    if (job->hooks != NULL) {
+        job->access_set[0] &= ~AJCTX_HOOK_TAG;
+        AJCTX_ENTER_ACCESS_SET(job);
+        job->access_set[0] |= AJCTX_HOOK_TAG;
+    } else {
+        AJCTX_ENTER_ACCESS_SET(job);
+    }
+}
+
+// The hooks and the access-set swap of a switch out of the job (`ended`: its body returned).
+static inline __attribute__((always_inline)) void leave_job(_ajctx_job *job, int ended) {
+    _ajctx_job_hooks *hooks = job->hooks;
+    if (hooks != NULL) {
+        hooks_leave(hooks, ended);
+        job->access_set[0] &= ~AJCTX_HOOK_TAG;
+        AJCTX_EXIT_ACCESS_SET(job);
+        job->access_set[0] |= AJCTX_HOOK_TAG;
+    } else {
+        AJCTX_EXIT_ACCESS_SET(job);
+    }
+}
+
 #if !defined(AJCTX_USE_UCONTEXT) && ((defined(__x86_64__) || defined(__aarch64__)) && defined(__ELF__))
 extern void _ajctx_trampoline(void);
 
@@ -204,10 +299,32 @@ const char *_ajctx_implementation(void) {
 }
 #endif
 
-// Runs first on every job stack: completes the sanitizers' view of the switch, then runs one
-// body after another on the same frame. After each, `_ajctx_finish_fast` switches back to the
-// resumer and returns when the record has its next body (in ASan builds `_ajctx_finish` leaves
-// the stack for good instead). The loop is here, in C, so that the finish is inlined into it.
+// The switch of `_ajctx_suspend` after the hooks and the access set.
+static inline __attribute__((always_inline)) void switch_out(_ajctx_job *job) {
+#if AJCTX_TSAN
+    __tsan_switch_to_fiber(job->tsan_caller, 0);
+#endif
+#if AJCTX_ASAN
+    __sanitizer_start_switch_fiber(&job->asan_fake_stack, job->asan_caller_bottom, job->asan_caller_size);
+#endif
+    _ajctx_swap(&job->job_sp, job->caller_sp, job);
+#if AJCTX_ASAN
+    __sanitizer_finish_switch_fiber(job->asan_fake_stack, &job->asan_caller_bottom, &job->asan_caller_size);
+#endif
+}
+
+// `_ajctx_suspend` of a job without hooks.
+static inline __attribute__((always_inline)) void suspend_without_hooks(_ajctx_job *job) {
+    AJCTX_EXIT_ACCESS_SET(job);
+    switch_out(job);
+}
+
+// Runs first on the stack of a job without hooks: completes the sanitizers' view of the switch,
+// then runs one body after another on the same frame. After each it switches back to the resumer
+// (inline in the usual case: the access-set head is known and the job left no access open) and
+// returns when the record has its next body (in ASan builds `_ajctx_exit` leaves the stack for
+// good instead). The loop is here, in C, so that the finish is inlined into it; it has no hook
+// test at all, since jobs with hooks start on `job_entry_with_hooks`.
 static void job_entry(void *data) {
     _ajctx_job *job = data;
 #if AJCTX_ASAN
@@ -215,7 +332,38 @@ static void job_entry(void *data) {
 #endif
     for (;;) {
         job->entry(job);
-        _ajctx_finish_fast(job);
+        uintptr_t *head = _ajctx_tls.access_head;
+        if (__builtin_expect(head != NULL, 1)) {
+            job->reusable = 1;
+            if (__builtin_expect(job->access_set[0] == *head, 1)) {
+                job->access_set[0] = 0;  // the job left no access open
+                job->access_set[1] = 0;
+                _ajctx_swap(&job->job_sp, job->caller_sp, job);
+            } else {
+                suspend_without_hooks(job);
+            }
+        } else {
+#if AJCTX_ASAN
+            _ajctx_exit(job);
+#else
+            job->reusable = 1;
+            suspend_without_hooks(job);
+#endif
+        }
+    }
+}
+
+// The first frame of a job with hooks: like `job_entry`, but every body ends through
+// `_ajctx_finish`, which runs the hooks out and ends the job's states. (`job_entry`'s inline
+// finish cannot tell the end of a body from a pause without one more test on every finish.)
+static void job_entry_with_hooks(void *data) {
+    _ajctx_job *job = data;
+#if AJCTX_ASAN
+    __sanitizer_finish_switch_fiber(NULL, &job->asan_caller_bottom, &job->asan_caller_size);
+#endif
+    for (;;) {
+        job->entry(job);
+        _ajctx_finish(job);
     }
 }
 
@@ -232,10 +380,10 @@ void _ajctx_prepare(_ajctx_job *job) {
     if (job->valgrind_id == 0)
         job->valgrind_id = VALGRIND_STACK_REGISTER(job->stack_low, top);
 #endif
-    job->access_set[0] = 0;
+    job->access_set[0] = job->hooks != NULL ? AJCTX_HOOK_TAG : 0;
     job->access_set[1] = 0;
     job->reusable = 0;
-    job->job_sp = _ajctx_make(top, job_entry);
+    job->job_sp = _ajctx_make(top, job->hooks != NULL ? job_entry_with_hooks : job_entry);
 }
 
 void _ajctx_release(_ajctx_job *job) {
@@ -255,7 +403,8 @@ void _ajctx_release(_ajctx_job *job) {
 }
 
 void _ajctx_resume(_ajctx_job *job) {
-    AJCTX_ENTER_ACCESS_SET(job);
+    if (job->hooks != NULL) hooks_enter(job->hooks);
+    enter_access_set(job);
 #if AJCTX_TSAN
     job->tsan_caller = __tsan_get_current_fiber();
     __tsan_switch_to_fiber(job->tsan_fiber, 0);
@@ -271,17 +420,8 @@ void _ajctx_resume(_ajctx_job *job) {
 }
 
 void _ajctx_suspend(_ajctx_job *job) {
-    AJCTX_EXIT_ACCESS_SET(job);
-#if AJCTX_TSAN
-    __tsan_switch_to_fiber(job->tsan_caller, 0);
-#endif
-#if AJCTX_ASAN
-    __sanitizer_start_switch_fiber(&job->asan_fake_stack, job->asan_caller_bottom, job->asan_caller_size);
-#endif
-    _ajctx_swap(&job->job_sp, job->caller_sp, job);
-#if AJCTX_ASAN
-    __sanitizer_finish_switch_fiber(job->asan_fake_stack, &job->asan_caller_bottom, &job->asan_caller_size);
-#endif
+    leave_job(job, 0);
+    switch_out(job);
 }
 
 void _ajctx_finish(_ajctx_job *job) {
@@ -289,7 +429,8 @@ void _ajctx_finish(_ajctx_job *job) {
     _ajctx_exit(job);
 #else
     job->reusable = 1;
-    _ajctx_suspend(job);
+    leave_job(job, 1);
+    switch_out(job);
 #endif
 }
 
@@ -297,7 +438,7 @@ static _Thread_local void *exit_discard_slot;
 
 void _ajctx_exit(_ajctx_job *job) {
     job->reusable = 0;
-    AJCTX_EXIT_ACCESS_SET(job);
+    leave_job(job, 1);
 #if AJCTX_TSAN
     __tsan_switch_to_fiber(job->tsan_caller, 0);
 #endif

@@ -1,10 +1,11 @@
 /*
  * SPDX-License-Identifier: Apache-2.0
  * The cases of OpenSSL's test/asynctest.c, rewritten as one transcript line per step. Built
- * against libcrypto and libAsyncJobsC; transcripts compared (asynctest_port.expected-diff).
- * Not ported: test_ASYNC_start_job_ex (OpenSSL's library contexts are not part of this API).
+ * against libcrypto and libAsyncJobsC (both builds link libcrypto: test_ASYNC_start_job_ex uses
+ * OpenSSL's library contexts); transcripts compared (asynctest_port.expected-diff).
  */
 #include "transcript.h"
+#include <openssl/crypto.h>
 
 static int counter;
 static ASYNC_JOB *saved_job;
@@ -58,6 +59,39 @@ static int block_around_pause(void *arg)
 static int callback_fn(void *arg) { return *(int *)arg == 100; }
 
 #define STEP(name, expr) say("%s: %s", name, (expr) ? "ok" : "FAILED")
+
+/* test_ASYNC_start_job_ex's job: makes its own library context the default, pauses twice, and
+ * checks after each resume that its default is still its own. */
+static OSSL_LIB_CTX *seen_at_start;
+static int own_default_kept(void *arg)
+{
+    OSSL_LIB_CTX *mine = OSSL_LIB_CTX_new(), *previous, *now;
+    int ok = 1;
+    (void)arg;
+    if (mine == NULL) return 0;
+    seen_at_start = OSSL_LIB_CTX_set0_default(NULL);
+    previous = OSSL_LIB_CTX_set0_default(mine);
+    ASYNC_pause_job();
+    now = OSSL_LIB_CTX_set0_default(previous);
+    if (now != mine) ok = 0;
+    previous = OSSL_LIB_CTX_set0_default(mine);
+    ASYNC_pause_job();
+    now = OSSL_LIB_CTX_set0_default(previous);
+    if (now != mine) ok = 0;
+    OSSL_LIB_CTX_free(mine);
+    return ok;
+}
+
+/* Two jobs, each with its own default, paused and resumed in turn. */
+static int own_default_interleaved(void *arg)
+{
+    OSSL_LIB_CTX *mine = *(OSSL_LIB_CTX **)arg;
+    OSSL_LIB_CTX_set0_default(mine);
+    ASYNC_pause_job();
+    if (OSSL_LIB_CTX_set0_default(NULL) != mine) return 0;
+    ASYNC_pause_job();
+    return OSSL_LIB_CTX_set0_default(NULL) == mine;
+}
 
 static void test_init_thread(void)
 {
@@ -175,7 +209,45 @@ static void test_block_pause(void)
     ASYNC_cleanup_thread();
 }
 
-#if !defined(USE_OPENSSL) || OPENSSL_VERSION_NUMBER >= 0x30200000L
+static void test_start_job_ex(void)
+{
+    ASYNC_JOB *job = NULL, *c = NULL, *d = NULL;
+    int ret = 0, rc = 0, rd = 0;
+    ASYNC_WAIT_CTX *ctx = ASYNC_WAIT_CTX_new();
+    OSSL_LIB_CTX *caller = OSSL_LIB_CTX_new(), *cctx = OSSL_LIB_CTX_new(), *dctx = OSSL_LIB_CTX_new();
+    OSSL_LIB_CTX *global = OSSL_LIB_CTX_set0_default(caller);
+    STEP("start_job_ex: contexts", ctx != NULL && caller != NULL && cctx != NULL && dctx != NULL);
+    STEP("start_job_ex: pauses", ASYNC_start_job(&job, ctx, &ret, own_default_kept, NULL, 0) == ASYNC_PAUSE);
+    STEP("start_job_ex: the job started with the caller's default", seen_at_start == caller);
+    STEP("start_job_ex: the job's default did not leak to the caller", OSSL_LIB_CTX_set0_default(NULL) == caller);
+    OSSL_LIB_CTX_set0_default(global);
+    STEP("start_job_ex: resumed with the global default, pauses again",
+         ASYNC_start_job(&job, ctx, &ret, own_default_kept, NULL, 0) == ASYNC_PAUSE);
+    STEP("start_job_ex: the caller's default is still the global one", OSSL_LIB_CTX_set0_default(NULL) == global);
+    STEP("start_job_ex: finishes, its default its own after each resume",
+         ASYNC_start_job(&job, ctx, &ret, own_default_kept, NULL, 0) == ASYNC_FINISH && ret == 1);
+    STEP("start_job_ex: the caller's default after the finish", OSSL_LIB_CTX_set0_default(NULL) == global);
+    STEP("start_job_ex: interleaved, C pauses",
+         ASYNC_start_job(&c, ctx, &rc, own_default_interleaved, &cctx, sizeof cctx) == ASYNC_PAUSE);
+    STEP("start_job_ex: interleaved, D pauses",
+         ASYNC_start_job(&d, ctx, &rd, own_default_interleaved, &dctx, sizeof dctx) == ASYNC_PAUSE);
+    STEP("start_job_ex: interleaved, C again", ASYNC_start_job(&c, ctx, &rc, own_default_interleaved, NULL, 0) == ASYNC_PAUSE);
+    STEP("start_job_ex: interleaved, D again", ASYNC_start_job(&d, ctx, &rd, own_default_interleaved, NULL, 0) == ASYNC_PAUSE);
+    STEP("start_job_ex: interleaved, D finishes with its own default",
+         ASYNC_start_job(&d, ctx, &rd, own_default_interleaved, NULL, 0) == ASYNC_FINISH && rd == 1);
+    STEP("start_job_ex: interleaved, C finishes with its own default",
+         ASYNC_start_job(&c, ctx, &rc, own_default_interleaved, NULL, 0) == ASYNC_FINISH && rc == 1);
+    STEP("start_job_ex: the caller's default after both", OSSL_LIB_CTX_set0_default(NULL) == global);
+    ASYNC_WAIT_CTX_free(ctx);
+    ASYNC_cleanup_thread();
+    OSSL_LIB_CTX_free(caller);
+    OSSL_LIB_CTX_free(cctx);
+    OSSL_LIB_CTX_free(dctx);
+}
+
+/* ASYNC_set_mem_functions appeared in OpenSSL 3.2: with an older system OpenSSL neither build runs
+ * this case (saj_extensions.c runs it against this library alone). */
+#if OPENSSL_VERSION_NUMBER >= 0x30200000L
 static void *counting_alloc(size_t *num) { alloc_calls++; return malloc(*num); }
 static void counting_free(void *addr) { free_calls++; free(addr); }
 
@@ -199,7 +271,7 @@ static void test_set_mem_functions(void)
     ASYNC_WAIT_CTX_free(ctx);
 }
 #else
-static void test_set_mem_functions(void) { say("set_mem_functions: not in this OpenSSL (3.2+)"); }
+static void test_set_mem_functions(void) { say("set_mem_functions: not in the system's OpenSSL (3.2+)"); }
 #endif
 
 int main(void)
@@ -211,6 +283,7 @@ int main(void)
     test_get_current_job();
     test_get_all_fds();
     test_block_pause();
+    test_start_job_ex();
     test_set_mem_functions();
     return finish("asynctest_port");
 }

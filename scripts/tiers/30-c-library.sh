@@ -6,6 +6,11 @@
 #    system's libcrypto and against this library; the transcripts must be identical except for
 #    the lines in <name>.expected-diff ("- " OpenSSL's line, "+ " ours; '#' comments);
 #  - mixed_libcrypto.c links both libraries and must print mixed_libcrypto.expected;
+#  - saj_extensions.c (what OpenSSL lacks: switch hooks; set_mem_functions where the system's
+#    OpenSSL is older than 3.2) must print saj_extensions.expected;
+#  - OpenSSL's own test/asynctest.c, unchanged but for its include line (rewritten here), from
+#    each asynctest-*.c in Tests/Compat/openssl/ and in $ASYNCJOBS_OPENSSL_TESTS (a directory),
+#    built against this library and libcrypto: each must exit 0 and print PASS;
 #  - the library exports no OpenSSL name.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -60,9 +65,12 @@ fi
 for src in Tests/Compat/diff_*.c Tests/Compat/asynctest_port.c Tests/Compat/quirks.c; do
   name=$(basename "$src" .c)
   ok=1
+  # asynctest_port uses OpenSSL's library contexts: both of its builds link libcrypto.
+  extra=()
+  [ "$name" = asynctest_port ] && extra=(-lcrypto)
   cc "${cflags[@]}" -DUSE_OPENSSL "$src" -lcrypto -lpthread -o "$out/$name.openssl" || ok=0
   # shellcheck disable=SC2086
-  cc "${cflags[@]}" "$src" $ours_flags -lpthread -o "$out/$name.asyncjobs" || ok=0
+  cc "${cflags[@]}" "$src" $ours_flags "${extra[@]}" -lpthread -o "$out/$name.asyncjobs" || ok=0
   if [ $ok -eq 1 ]; then
     "$out/$name.openssl" > "$out/$name.openssl.txt" 2> "$out/$name.openssl.err" || { echo "  $name: exit $? against OpenSSL"; ok=0; }
     "$out/$name.asyncjobs" > "$out/$name.asyncjobs.txt" 2> "$out/$name.asyncjobs.err" || { echo "  $name: exit $? against this library"; ok=0; }
@@ -90,6 +98,37 @@ if cc "${cflags[@]}" Tests/Compat/mixed_libcrypto.c $ours_flags -lcrypto -ldl -o
 else
   fail "mixed_libcrypto"
 fi
+
+# 5. What OpenSSL 3.0 lacks.
+# shellcheck disable=SC2086
+if cc "${cflags[@]}" Tests/Compat/saj_extensions.c $ours_flags -lpthread -o "$out/saj_extensions" \
+   && "$out/saj_extensions" > "$out/saj_extensions.txt" \
+   && diff -u Tests/Compat/saj_extensions.expected "$out/saj_extensions.txt"; then
+  pass "switch hooks and stack functions (saj_extensions)"
+else
+  fail "saj_extensions"
+fi
+
+# 6. OpenSSL's own test/asynctest.c (any version), only its include line changed.
+shopt -s nullglob
+upstream=(Tests/Compat/openssl/asynctest-*.c)
+if [ -n "${ASYNCJOBS_OPENSSL_TESTS:-}" ]; then upstream+=("$ASYNCJOBS_OPENSSL_TESTS"/asynctest-*.c); fi
+shopt -u nullglob
+if [ ${#upstream[@]} -eq 0 ]; then
+  echo "SKIP OpenSSL's test/asynctest.c: no asynctest-*.c in Tests/Compat/openssl/ or \$ASYNCJOBS_OPENSSL_TESTS"
+fi
+for src in "${upstream[@]}"; do
+  name=$(basename "$src" .c)
+  sed 's|#include <openssl/async.h>|#include <asyncjobs/async.h>|' "$src" > "$out/$name.c"
+  # shellcheck disable=SC2086
+  if cc -O1 -g "$out/$name.c" $ours_flags -lcrypto -o "$out/$name" \
+     && "$out/$name" > "$out/$name.txt" 2>&1 && [ "$(tail -n 1 "$out/$name.txt")" = PASS ]; then
+    pass "OpenSSL's test/asynctest.c ($name) against this library"
+  else
+    sed 's/^/    /' "$out/$name.txt" 2>/dev/null || true
+    fail "OpenSSL's test/asynctest.c ($name)"
+  fi
+done
 
 echo "C library: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -15,7 +15,7 @@ lib=$(mktemp -d)
 trap 'rm -rf "$lib"' EXIT
 objcopy --strip-debug "$bin/libAsyncJobsC.so" "$lib/libAsyncJobsC.so"
 passed=0 failed=0
-for program in first_design_example mixed_libcrypto diff_jobs.asyncjobs diff_wait_ctx.asyncjobs asynctest_port.asyncjobs quirks.asyncjobs; do
+for program in first_design_example mixed_libcrypto diff_jobs.asyncjobs diff_wait_ctx.asyncjobs asynctest_port.asyncjobs quirks.asyncjobs saj_extensions; do
   log="$out/$program.valgrind"
   # quirks forks a child per case: follow them.
   LD_LIBRARY_PATH="$lib" timeout 600 valgrind --error-exitcode=99 --leak-check=full \

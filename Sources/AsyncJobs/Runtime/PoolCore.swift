@@ -25,6 +25,8 @@ import _CJobContext
     @usableFromInline var stackByteCount: Int
     /// Where stacks come from (shared with the records whose stacks came from it).
     var allocator: StackAllocatorBox
+    /// The pool's switch hooks (nil: none); each record of the pool has a block of them.
+    var switchHooks: SwitchHookTable? = nil
 }
 
 /// A reference to one thread's pool.
@@ -44,7 +46,10 @@ import _CJobContext
     /// Creates a pool and makes it the calling thread's.
     static func install(stackByteCount: Int, allocator: any StackAllocator) -> PoolHandle {
         let core = UnsafeMutablePointer<PoolCore>.allocate(capacity: 1)
-        unsafe core.initialize(to: PoolCore(stackByteCount: stackByteCount, allocator: StackAllocatorBox(allocator)))
+        unsafe core.initialize(
+            to: PoolCore(
+                stackByteCount: stackByteCount, allocator: StackAllocatorBox(allocator),
+                switchHooks: SwitchHookTable.processWide()))
         unsafe _ajctx_set_pool(UnsafeMutableRawPointer(core))
         unsafe ThreadExitHook.register(UnsafeMutableRawPointer(core))
         // A guard-page hit is reported by a SIGSEGV handler, which needs a stack of its own.
@@ -143,6 +148,7 @@ import _CJobContext
 
     /// Adds a new record (in use, not free) to the pool's list.
     func adopt(_ slot: JobSlot) {
+        if let hooks = unsafe core.pointee.switchHooks { slot.setSwitchHooks(hooks) }
         slot.pool = self
         slot.previousInPool = nil
         slot.nextInPool = unsafe core.pointee.all
@@ -153,6 +159,7 @@ import _CJobContext
 
     /// Removes a record from the pool's list (it must not be on the free list).
     func disown(_ slot: JobSlot) {
+        if unsafe core.pointee.switchHooks != nil { slot.setSwitchHooks(nil) }
         if let previous = slot.previousInPool { previous.nextInPool = slot.nextInPool } else { unsafe core.pointee.all = slot.nextInPool }
         slot.nextInPool?.previousInPool = slot.previousInPool
         slot.previousInPool = nil

@@ -62,10 +62,56 @@ typedef struct _ajctx_job {
     /// The inaccessible region below the stack (0 size: none), for the overflow report.
     void *_Nullable guard_low;
     size_t guard_size;
+    /// The switch hooks of the job's pool and the job's state for each (NULL: none). Set with
+    /// `_ajctx_set_hooks` while the job is idle. (In the padding before `reusable`: the
+    /// structure keeps its size.)
+    struct _ajctx_job_hooks *_Nullable hooks;
     /// 1 while the stack holds the frame of a finished body that `_ajctx_finish` suspended: the
     /// next `_ajctx_resume` continues it (and it runs the next body) instead of a fresh first frame.
     uint32_t reusable;
 } _ajctx_job;
+
+/// A function of a switch hook: called with the job's state word for the hook and the hook's
+/// argument. Runs on the thread that switches; must not start, resume or pause a job.
+typedef void (*_ajctx_switch_fn)(void *_Nullable *_Nonnull state, void *_Nullable arg);
+
+/// Per-thread state that follows jobs: `start` makes a job's state when a body starts (NULL:
+/// the state starts NULL), `swap` exchanges the thread's state with the job's on every switch
+/// into the job and out of it, `end` lets go of the job's state when its body ends (NULL: none).
+typedef struct _ajctx_switch_hook {
+    _ajctx_switch_fn _Nullable start;
+    _ajctx_switch_fn _Nonnull swap;
+    _ajctx_switch_fn _Nullable end;
+    void *_Nullable arg;
+} _ajctx_switch_hook;
+
+/// One job's view of its pool's hooks: the pool's table (owned by the pool, unchanged while any
+/// job of the pool is in use) and the job's state word for each hook.
+typedef struct _ajctx_job_hooks {
+    const _ajctx_switch_hook *_Nonnull table;
+    size_t count;
+    /// 1 from the first switch into a body until that body ends (`start` has run, `end` not yet).
+    uint32_t active;
+    /// `count` words: while the job runs, the switcher's state; otherwise the job's.
+    void *_Nullable *_Nonnull state;
+} _ajctx_job_hooks;
+
+/// Gives an idle job (never started, or its last body finished) its hooks, or takes them away
+/// (NULL). A job with hooks never takes the inline switches: its `access_set[0]` carries a tag
+/// bit (access-set heads are pointers, so bit 0 is free), which fails their checks and sends
+/// every switch of the job to the out-of-line functions, which run the hooks; and its stack's
+/// first frame is a loop that ends each body through `_ajctx_finish` (so the next
+/// `_ajctx_prepare` builds a fresh first frame). A job without hooks pays nothing for them.
+void _ajctx_set_hooks(_ajctx_job *job, _ajctx_job_hooks *_Nullable hooks);
+
+/// The process-wide hooks, which pools made afterwards copy (`_ajctx_process_hooks`). In C so
+/// that a library's constructor can register one before any Swift code runs. At most
+/// `AJCTX_PROCESS_HOOKS_MAX`; returns 0, or ENOSPC when full.
+#define AJCTX_PROCESS_HOOKS_MAX 16
+int _ajctx_add_process_hook(_ajctx_switch_hook hook);
+
+/// Copies the process-wide hooks into `out` (at most `capacity`) and returns how many there are.
+size_t _ajctx_process_hooks(_ajctx_switch_hook *_Nullable out, size_t capacity);
 
 /// Prepares `job` to run `job->entry` (and, after each return, `_ajctx_finish` and the entry
 /// again) on the stack [`stack_low`, `stack_low + stack_size`) at its next `_ajctx_resume`. Any
@@ -243,15 +289,6 @@ static inline __attribute__((always_inline)) int _ajctx_suspend_prepare(_ajctx_j
         return 1;
     }
     return 0;
-}
-
-static inline __attribute__((always_inline)) void _ajctx_finish_fast(_ajctx_job *job) {
-    if (__builtin_expect(_ajctx_tls.access_head != NULL, 1)) {
-        job->reusable = 1;
-        _ajctx_suspend_fast(job);
-    } else {
-        _ajctx_finish(job);
-    }
 }
 
 #ifdef __cplusplus

@@ -78,6 +78,8 @@ typedef int SAJ_FD;
 #define SAJ_E_WAIT_FD_UNAVAILABLE 9    /* no eventfd for a first-design wait fd */
 #define SAJ_E_PAUSED_JOBS_CANCELLED 10 /* cleanup_thread cancelled jobs that were still paused */
 #define SAJ_E_INSIDE_JOB 11            /* cleanup_thread called from inside a job */
+#define SAJ_E_JOBS_IN_USE 12           /* a thread switch hook added while a job of the pool is in use */
+#define SAJ_E_TOO_MANY_HOOKS 13        /* the process already has 16 process-wide switch hooks */
 
 /* ---- Pool (one per thread) ---- */
 
@@ -121,6 +123,26 @@ void SAJ_get_mem_functions(SAJ_stack_alloc_fn SAJ_NULLABLE *SAJ_NULLABLE alloc_f
 int SAJ_set_stack_size(size_t bytes);
 /* Usable stack bytes of pools created from now on. */
 size_t SAJ_get_stack_size(void);
+
+/* ---- Switch hooks: per-thread state that follows jobs ---- */
+
+/* A switch hook's function: called with the job's state word for the hook and the hook's arg.
+ * Runs on the switching thread inside the switch: it must not start, resume or pause a job. */
+typedef void (*SAJ_switch_fn)(void *SAJ_NULLABLE *SAJ_NONNULL state, void *SAJ_NULLABLE arg);
+/* A hook gives every job its own word of some per-thread state (an errno-like last error, a
+ * current arena, a default context): `start` (may be NULL: the word starts NULL) makes the word
+ * of a job whose function starts, on the starter's side; `swap` exchanges the thread's word with
+ * *state before every switch into a job and before every switch out of it; `end` (may be NULL)
+ * lets go of the job's word once its function has returned. docs/c-api.md has an example.
+ * SAJ_add_thread_switch_hook: for the calling thread's pool (made if needed); returns 1, or 0
+ * when a job of the pool is paused (SAJ_E_JOBS_IN_USE; also from inside a job).
+ * SAJ_add_process_switch_hook: for every pool made afterwards, on any thread (never removed);
+ * returns 1, or 0 when 16 are registered (SAJ_E_TOO_MANY_HOOKS).
+ * Without hooks a switch costs nothing more; with hooks it takes the switch's slower path. */
+int SAJ_add_thread_switch_hook(SAJ_switch_fn SAJ_NULLABLE start, SAJ_switch_fn SAJ_NULLABLE swap,
+                               SAJ_switch_fn SAJ_NULLABLE end, void *SAJ_NULLABLE arg);
+int SAJ_add_process_switch_hook(SAJ_switch_fn SAJ_NULLABLE start, SAJ_switch_fn SAJ_NULLABLE swap,
+                                SAJ_switch_fn SAJ_NULLABLE end, void *SAJ_NULLABLE arg);
 
 /* ---- Wait contexts ---- */
 
