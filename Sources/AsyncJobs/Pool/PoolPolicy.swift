@@ -40,15 +40,20 @@ extension PoolHandle {
         }
     }
 
-    /// `recycle` for a job that holds a wait context or a wake descriptor, or may not stay.
+    /// `recycle` for a job that holds a wait context, a wake descriptor or job-local storage, or
+    /// may not stay.
     @usableFromInline @inline(never)
     func recycleSlowly(_ slot: JobSlot) {
-        if slot.hasWaitContext { slot.waitContext = nil }
-        if let fd = slot.existingWakeFD { EventCounter.drain(fd) }
-        if total > limit || slot.stack?.byteCount != stackByteCount {
-            release(slot)
-        } else {
-            pushFree(slot)
+        // Out of the record before `pushFree` reuses its word; released last (see `takeLocals`).
+        let locals = slot.takeLocals()
+        withExtendedLifetime(locals) {
+            if slot.hasWaitContext { slot.waitContext = nil }
+            if let fd = slot.existingWakeFD { EventCounter.drain(fd) }
+            if total > limit || slot.stack?.byteCount != stackByteCount {
+                release(slot)
+            } else {
+                pushFree(slot)
+            }
         }
     }
 

@@ -63,14 +63,18 @@
     @usableFromInline var failed = false
     /// Everything that keeps a pause off the inlined path, in one word so that the path checks
     /// it once (zero: nothing does): the number of open `blockPause` calls
-    /// (`PauseGate.blockMask`), a requested cancellation (`PauseGate.cancel`), and a stack
-    /// without a guard page, whose canary every pause checks (`PauseGate.canary`). Read through
-    /// `JobSlot.blockCount`, `cancelRequested` and `checksCanary`.
+    /// (`PauseGate.blockMask`), a requested cancellation (`PauseGate.cancel`), a stack
+    /// without a guard page, whose canary every pause checks (`PauseGate.canary`), and job-local
+    /// storage to release when the job ends (`PauseGate.locals`). Read through
+    /// `JobSlot.blockCount`, `cancelRequested`, `checksCanary` and `hasLocals`.
     @usableFromInline var pauseGate: UInt32 = 0
     @usableFromInline var generation: UInt64 = 0
     /// The pool that owns the job (and so the thread); nil while recycled.
     @usableFromInline var pool: PoolHandle?
-    /// Next record in the pool's free list, or in the recycler's list.
+    /// Next record in the pool's free list, or in the recycler's list, while the record is idle.
+    /// While the job is in use and `pauseGate` has `PauseGate.locals`, the same word holds its
+    /// job-local storage instead (a retained `JobLocalStorage`; JobLocals.swift): the two are
+    /// never needed at once, and a field of its own would make every paused job 16 bytes larger.
     @usableFromInline var nextFree: JobSlot?
     /// Neighbours in the pool's list of all its records.
     var previousInPool: JobSlot?
@@ -88,5 +92,10 @@
 @usableFromInline enum PauseGate {
     @inlinable static var cancel: UInt32 { 1 << 31 }
     @inlinable static var canary: UInt32 { 1 << 30 }
-    @inlinable static var blockMask: UInt32 { canary - 1 }
+    /// The job has job-local storage (in `nextFree`'s word): its pauses take the out-of-line path
+    /// (which ignores this bit) and its finish the slow recycle, which releases the storage.
+    @inlinable static var locals: UInt32 { 1 << 29 }
+    @inlinable static var blockMask: UInt32 { locals - 1 }
+    /// The bits a recycled job keeps until `recycleSlowly` has dealt with them.
+    @inlinable static var kept: UInt32 { canary | locals }
 }

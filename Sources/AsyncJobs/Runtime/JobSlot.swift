@@ -96,13 +96,13 @@ import _CJobContext
         get { unsafe record.pointee.pauseGate & PauseGate.canary != 0 }
         nonmutating set { setGate(PauseGate.canary, newValue) }
     }
-    /// Forgets open blocks and a cancellation (a recycled job); keeps the stack's canary bit,
-    /// and returns it.
+    /// Forgets open blocks and a cancellation (a recycled job); keeps the stack's canary bit and
+    /// the job-local storage bit, and returns them (zero: neither).
     @inlinable
     func clearPauseBlocks() -> UInt32 {
-        let canary = unsafe record.pointee.pauseGate & PauseGate.canary
-        unsafe record.pointee.pauseGate = canary
-        return canary
+        let kept = unsafe record.pointee.pauseGate & PauseGate.kept
+        unsafe record.pointee.pauseGate = kept
+        return kept
     }
     @usableFromInline func setGate(_ bit: UInt32, _ on: Bool) {
         if on { unsafe record.pointee.pauseGate |= bit } else { unsafe record.pointee.pauseGate &= ~bit }
@@ -418,11 +418,12 @@ extension JobSlot {
     }
 
     /// Whether a finished job can go back on the free list of a pool of `stackByteCount`-byte
-    /// stacks with nothing else to let go: no wait context or wake descriptor, a guarded stack of
-    /// that size.
+    /// stacks with nothing else to let go: no wait context, wake descriptor or job-local storage,
+    /// a guarded stack of that size.
     @inlinable
     func needsOnlyTheFreeList(stackByteCount: Int, canary: UInt32) -> Bool {
-        // `canary` (the gate's canary bit) is zero for a stack with a guard page.
+        // `canary` (the gate's kept bits) is zero for a stack with a guard page and no job-local
+        // storage.
         unsafe canary == 0 && record.pointee.waitContextAddress == nil && machine.pointee.wake_fd < 0
             && machine.pointee.stack_size == stackByteCount
     }
