@@ -18,6 +18,7 @@ _Static_assert(AJCTX_FRAME_X30 == AJCTX_FRAME_X29 + 8, "x29 and x30 are saved as
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stddef.h>
@@ -96,7 +97,30 @@ extern void *__tls_get_addr(void *index) __attribute__((weak));
 #define AJCTX_PUBLISH_HEAD 1
 #endif
 
+// Whether the inline swap may be used at all: 1 unless the environment variable
+// ASYNCJOBS_INLINE_ACCESS_SWAP is "0" (read once per process, at the first thread's first
+// out-of-line switch), which keeps the runtime's own functions for every switch: a switch in
+// production for the day a runtime change fools the byte check below. -1: not read yet.
+static int inline_swap_allowed = -1;
+
+static int inline_swap_is_allowed(void) {
+    int allowed = __atomic_load_n(&inline_swap_allowed, __ATOMIC_RELAXED);
+    if (allowed < 0) {
+        const char *setting = getenv("ASYNCJOBS_INLINE_ACCESS_SWAP");
+        allowed = !(setting != NULL && strcmp(setting, "0") == 0);
+        __atomic_store_n(&inline_swap_allowed, allowed, __ATOMIC_RELAXED);
+    }
+    return allowed;
+}
+
 #ifdef AJCTX_TEST_HOOKS
+void _ajctx_set_access_set_inline(int enabled) {
+    __atomic_store_n(&inline_swap_allowed, enabled ? 1 : 0, __ATOMIC_RELAXED);
+    // The calling thread searches again at its next out-of-line switch.
+    _ajctx_tls.access_head = NULL;
+    tls_access_probe = NULL;
+}
+
 void _ajctx_set_access_set_swapping(int enabled) {
     swap_access_sets = enabled;
     // The inline switches of the calling thread must take the out-of-line path (which reads the
@@ -109,6 +133,7 @@ void _ajctx_set_access_set_swapping(int enabled) {
 static uintptr_t *find_access_head(void) {
     uintptr_t *head = AJCTX_HEAD_UNKNOWN;
 #if defined(__x86_64__)
+    if (!inline_swap_is_allowed()) goto done;
     // push %rbp; mov %rsp,%rbp; push %rbx; push %rax; mov %rdi,%rbx; call rel32 (get)
     static const unsigned char prologue[] = {0x55, 0x48, 0x89, 0xe5, 0x53, 0x50, 0x48, 0x89, 0xfb, 0xe8};
     // mov (%rbx),%rdx; mov (%rax),%rcx: state[0] and the head at offset 0 of the TLS context
@@ -132,6 +157,7 @@ static uintptr_t *find_access_head(void) {
             head = __tls_get_addr((void *)(get + 11 + to_index));
         }
     }
+done:
 #endif
     tls_access_probe = head;
     if (AJCTX_PUBLISH_HEAD && head != AJCTX_HEAD_UNKNOWN) _ajctx_tls.access_head = head;

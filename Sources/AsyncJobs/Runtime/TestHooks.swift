@@ -12,6 +12,23 @@ package enum ContextTestHooks {
         _ajctx_set_access_set_swapping(enabled ? 1 : 0)
     }
 
+    /// Turns the inline access-set swap off (every switch calls the runtime's functions) or
+    /// allows it again; the calling thread searches for its head again at its next switch.
+    package static func setAccessSetInline(_ enabled: Bool) {
+        _ajctx_set_access_set_inline(enabled ? 1 : 0)
+    }
+
+    /// Whether the calling thread's switches swap access sets inline (after its first switch).
+    package static var accessSetSwapIsInline: Bool {
+        _ajctx_access_set_inline() != 0
+    }
+
+    /// The two words of Swift's access-set state that a paused job saved.
+    package static func savedAccessSet(of job: JobReference) -> [UInt] {
+        let machine = unsafe job.slot.machine
+        return unsafe [UInt(machine.pointee.access_set.0), UInt(machine.pointee.access_set.1)]
+    }
+
     /// The name of the switch implementation in this build.
     package static var implementation: String {
         unsafe String(cString: _ajctx_implementation())

@@ -156,6 +156,11 @@ static inline int32_t _ajctx_load_wake_fd(const _ajctx_job *job) {
 /// Declared unconditionally because Swift's importer does not see a C target's own defines.
 void _ajctx_set_access_set_swapping(int enabled);
 
+/// Test hook, debug builds only like the one above: 0 keeps the inline access-set swap off (every
+/// switch calls the runtime's functions, as with ASYNCJOBS_INLINE_ACCESS_SWAP=0), 1 allows it
+/// again; the calling thread searches for its head again at its next out-of-line switch.
+void _ajctx_set_access_set_inline(int enabled);
+
 /// Installs, once per process, the SIGSEGV handler that reports a guard-page hit on a job stack
 /// (naming the job and its stack size) and aborts; faults that are not on a job's guard page go
 /// to the handler that was installed before (or the default action). Returns 0, or an errno.
@@ -196,6 +201,9 @@ static inline _ajctx_job *_Nullable _ajctx_current(void) { return _ajctx_tls.cur
 static inline void _ajctx_set_current(_ajctx_job *_Nullable job) { _ajctx_tls.current = job; }
 static inline void *_Nullable _ajctx_pool(void) { return _ajctx_tls.pool; }
 static inline void _ajctx_set_pool(void *_Nullable pool) { _ajctx_tls.pool = pool; }
+/// Whether this thread's switches swap access sets inline (1: the head is known; 0: they call
+/// the runtime's functions, or the thread has not switched yet).
+static inline int _ajctx_access_set_inline(void) { return _ajctx_tls.access_head != NULL; }
 
 /// Asks the cache for the lines a resume of `job` reads first: its `_ajctx_job` (and the Swift
 /// record after it). For a driver that resumes many jobs in turn, one or two jobs ahead.
