@@ -101,6 +101,7 @@ extern void *__tls_get_addr(void *index) __attribute__((weak));
 // ASYNCJOBS_INLINE_ACCESS_SWAP is "0" (read once per process, at the first thread's first
 // out-of-line switch), which keeps the runtime's own functions for every switch: a switch in
 // production for the day a runtime change fools the byte check below. -1: not read yet.
+#if defined(__x86_64__)
 static int inline_swap_allowed = -1;
 
 static int inline_swap_is_allowed(void) {
@@ -112,10 +113,15 @@ static int inline_swap_is_allowed(void) {
     }
     return allowed;
 }
+#endif
 
 #ifdef AJCTX_TEST_HOOKS
 void _ajctx_set_access_set_inline(int enabled) {
+#if defined(__x86_64__)
     __atomic_store_n(&inline_swap_allowed, enabled ? 1 : 0, __ATOMIC_RELAXED);
+#else
+    (void)enabled;  // no inline swap on other architectures
+#endif
     // The calling thread searches again at its next out-of-line switch.
     _ajctx_tls.access_head = NULL;
     tls_access_probe = NULL;
