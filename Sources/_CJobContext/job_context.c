@@ -116,6 +116,8 @@ static int inline_swap_is_allowed(void) {
 #endif
 
 #ifdef AJCTX_TEST_HOOKS
+int _ajctx_sanitized_build(void) { return AJCTX_PUBLISH_HEAD ? 0 : 1; }
+
 void _ajctx_set_access_set_inline(int enabled) {
 #if defined(__x86_64__)
     __atomic_store_n(&inline_swap_allowed, enabled ? 1 : 0, __ATOMIC_RELAXED);

@@ -8,6 +8,21 @@ import Testing
 
 private let name = JobLocal<String>()
 private let tracked = JobLocal<Tracked>()
+private let marker = JobLocal<Marker>()
+
+/// Set, from any thread, when a `Marker` made with it is released.
+final class ReleaseFlag: Sendable {
+    private let flag = Mutex(false)
+    var isSet: Bool { flag.withLock { $0 } }
+    func set() { flag.withLock { $0 = true } }
+}
+
+/// Sets its flag when released.
+final class Marker {
+    let flag: ReleaseFlag
+    init(_ flag: ReleaseFlag) { self.flag = flag }
+    deinit { flag.set() }
+}
 
 @Suite("Job-local storage")
 struct JobLocalTests {
@@ -114,11 +129,10 @@ struct JobLocalTests {
     }
 
     @Test func valuesAreReleasedWhenTheThreadOfAPausedJobExits() {
-        let counter = LiveCounter()
-        let released = Mutex(false)
+        let released = ReleaseFlag()
         let thread = Thread {
             if case .paused(let job) = try! AsyncJob.start({ () -> Int in
-                tracked.value = counter.make()
+                marker.value = Marker(released)
                 AsyncJob.pause()
                 return 0
             }) {
@@ -127,12 +141,11 @@ struct JobLocalTests {
         }
         thread.start()
         var waited = 0
-        while !released.withLock({ $0 }) && waited < 10_000 {
+        while !released.isSet && waited < 10_000 {
             usleep(1000)
             waited += 1
-            if thread.isFinished && counter.count == 0 { released.withLock { $0 = true } }
         }
-        #expect(released.withLock { $0 }, "the value of a job cancelled by its thread's exit was not released")
+        #expect(released.isSet, "the value of a job cancelled by its thread's exit was not released")
     }
 
     @Test func pauseBlockingStillCountsInAJobWithValues() throws {

@@ -18,6 +18,11 @@ package enum ContextTestHooks {
         _ajctx_set_access_set_inline(enabled ? 1 : 0)
     }
 
+    /// Whether this build has ASan or TSan, whose switches never swap access sets inline.
+    package static var isSanitizedBuild: Bool {
+        _ajctx_sanitized_build() != 0
+    }
+
     /// Whether the calling thread's switches swap access sets inline (after its first switch).
     package static var accessSetSwapIsInline: Bool {
         _ajctx_access_set_inline() != 0

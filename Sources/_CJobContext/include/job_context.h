@@ -161,6 +161,10 @@ void _ajctx_set_access_set_swapping(int enabled);
 /// again; the calling thread searches for its head again at its next out-of-line switch.
 void _ajctx_set_access_set_inline(int enabled);
 
+/// Test hook, debug builds only: 1 in ASan or TSan builds, whose switches never swap access sets
+/// inline (the sanitizer hooks are out of line).
+int _ajctx_sanitized_build(void);
+
 /// Installs, once per process, the SIGSEGV handler that reports a guard-page hit on a job stack
 /// (naming the job and its stack size) and aborts; faults that are not on a job's guard page go
 /// to the handler that was installed before (or the default action). Returns 0, or an errno.
