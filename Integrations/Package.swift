@@ -36,13 +36,17 @@ let package = Package(
                 "AsyncJobsNIO",
                 .product(name: "AsyncJobs", package: root),
                 .product(name: "AsyncJobsLoop", package: root),
+                .product(name: "AsyncJobsTesting", package: root),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        .executableTarget(name: "asyncjobs-nio-server", dependencies: ["NIOSigningServer"]),
+        .executableTarget(
+            name: "asyncjobs-nio-server",
+            dependencies: ["NIOSigningServer", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(
             name: "AsyncJobsNIOTests",
             dependencies: [

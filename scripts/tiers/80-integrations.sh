@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The nested packages and the speed command:
 # 1. the nested package Integrations/ (SwiftNIO: EventLoopJobRunner, the example signing server and
-#    its loopback HTTP tests), debug, in its own Integrations/.build;
+#    its loopback HTTP tests), debug, in its own Integrations/.build; then `scripts/bench-server
+#    --smoke` on that build: every mode of the server under wrk for a second (every response
+#    checked, sampled signatures verified, no errors); it times nothing;
 # 2. the nested package Tools/ (the `asyncjobs` command), release with its tests (the manual
 #    pages' examples print exactly their transcripts), in its own Tools/.build; tier 85 runs its
 #    soak from the same build;
@@ -34,6 +36,10 @@ step "integrations build" swift build --package-path Integrations --build-tests
 if [ $status -eq 0 ]; then
   step "integrations tests" swift test --package-path Integrations --skip-build
   grep -E "✘|Test run with [0-9]+ tests" "$LAST_LOG"
+fi
+if [ $status -eq 0 ]; then
+  step "bench-server --smoke" scripts/bench-server --smoke
+  grep -E "^bench-server: (no errors|[0-9]+ errors)" "$LAST_LOG"
 fi
 
 # One release build of Tools/ serves its tests, the smoke runs and the soak (tier 85).

@@ -1,250 +1,190 @@
 // SPDX-License-Identifier: Apache-2.0
-// An HTTP/1.1 server on one SwiftNIO event loop that signs messages with P-256. Each signature
-// is computed inside a job started on the event loop, which offloads the signing to an
-// OffloadEngine's worker threads and pauses meanwhile: the loop goes on serving every other
-// request (including the cheap `/ping`) while signatures are in flight.
+// An HTTP/1.1 server on one SwiftNIO event loop that answers `POST /sign` with a signature of the
+// request's body. What it does per request (the work) and how the handler runs that call (the
+// execution) are chosen at start, so that the same server, wire protocol and work can be measured
+// with each way a NIO user would run a slow synchronous call:
+// - jobs: inside a job started on the event loop; the call pauses the job (an OffloadEngine for
+//   the P-256 signature, the device itself for the device work) and the loop serves every other
+//   request meanwhile; the engine wakes the job by callback or through an eventfd;
+// - threadPool: on a NIOThreadPool, the handler waiting for its future;
+// - async: in an `async` function run as a Swift concurrency task (`completeWithTask`, as web
+//   frameworks run async routes);
+// - inline: on the event loop itself, blocking it for the call's duration.
 //
-// Routes: `POST /sign` (body: the message) -> hex of the raw 64-byte ECDSA signature;
-// `GET /public-key` -> hex of the raw 64-byte public key; `GET /ping` -> `pong`.
+// Routes: `POST /sign` (body: the message) -> hex of the signature (work `.p256`: the raw 64-byte
+// ECDSA P-256 signature; work `.device`: the device's 32-byte HMAC-SHA256 tag);
+// `GET /public-key` -> hex of the raw 64-byte P-256 public key (work `.p256`); `GET /mode` ->
+// the execution and work names (`jobs-callback p256`); `GET /ping` -> `pong`.
 import AsyncJobs
 import AsyncJobsLoop
 import AsyncJobsNIO
+import AsyncJobsTesting
 import Crypto
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import Synchronization
 
 /// The example signing server.
 ///
 /// - Important: ``start(_:)`` and ``stop()`` may be called from any task.
 public final class SigningServer: Sendable {
+    /// How the handler runs the slow call.
+    public enum Execution: Sendable, Hashable, CustomStringConvertible {
+        /// Inside a job on the event loop; the call pauses the job, and its engine wakes it this way.
+        case job(EventLoopJobRunner.Notification)
+        /// On a `NIOThreadPool` of ``Configuration/workers`` threads, through its future.
+        case threadPool
+        /// In an `async` function run as a task on Swift concurrency's global executor.
+        case async
+        /// On the event loop, blocking it for the call's duration.
+        case inline
+
+        /// Every execution, in the order reports list them.
+        public static var all: [Execution] { [.job(.callback), .job(.waitFD), .threadPool, .async, .inline] }
+
+        /// The name the command line and `GET /mode` use: `jobs-callback`, `jobs-fd`,
+        /// `threadpool`, `async`, `inline`.
+        public var description: String {
+            switch self {
+            case .job(.callback): "jobs-callback"
+            case .job(.waitFD): "jobs-fd"
+            case .threadPool: "threadpool"
+            case .async: "async"
+            case .inline: "inline"
+            }
+        }
+
+        /// The execution called `name` (see ``description``), or nil.
+        public init?(name: String) {
+            guard let match = Self.all.first(where: { $0.description == name }) else { return nil }
+            self = match
+        }
+    }
+
+    /// What the server does for each `POST /sign`.
+    public enum Work: Sendable, Hashable, CustomStringConvertible {
+        /// An ECDSA P-256 signature (swift-crypto): CPU-bound, tens of microseconds.
+        case p256
+        /// A round trip through a simulated signing device behind a synchronous call
+        /// (``DeviceSigner``): `latency` of waiting and almost no CPU, then the device's
+        /// HMAC-SHA256 tag. `slots` requests are processed at once; more wait for a slot.
+        case device(latency: Duration, slots: Int)
+
+        /// `p256` or `device`.
+        public var description: String {
+            switch self {
+            case .p256: "p256"
+            case .device: "device"
+            }
+        }
+    }
+
     /// How the server is set up.
     public struct Configuration: Sendable {
         /// Address to listen on (loopback by default).
         public var host: String
         /// Port to listen on; 0 picks a free one (see ``SigningServer/port``).
         public var port: Int
-        /// Worker threads that compute the signatures.
+        /// Threads that run the call off the event loop: the OffloadEngine's workers in job
+        /// execution with work `.p256`, the NIOThreadPool's threads in thread-pool execution.
+        /// Unused otherwise (a job waiting for the device needs no thread; async execution runs
+        /// on Swift concurrency's own pool).
         public var workers: Int
-        /// How the engine wakes the paused jobs.
-        public var notification: EventLoopJobRunner.Notification
-        /// Called on a worker thread before each signature (tests hold signatures in flight with it).
+        /// How the handler runs the call.
+        public var execution: Execution
+        /// What each signature costs.
+        public var work: Work
+        /// The device's HMAC key (work `.device`); nil makes a random one.
+        public var deviceKey: [UInt8]?
+        /// Called before each signature, on whatever thread runs it (tests hold signatures in
+        /// flight with it).
         public var beforeSigning: (@Sendable () -> Void)?
 
         /// A configuration; every argument has a default.
         public init(
             host: String = "127.0.0.1", port: Int = 0, workers: Int = 1,
-            notification: EventLoopJobRunner.Notification = .callback, beforeSigning: (@Sendable () -> Void)? = nil
+            execution: Execution = .job(.callback), work: Work = .p256, deviceKey: [UInt8]? = nil,
+            beforeSigning: (@Sendable () -> Void)? = nil
         ) {
             self.host = host
             self.port = port
             self.workers = workers
-            self.notification = notification
+            self.execution = execution
+            self.work = work
+            self.deviceKey = deviceKey
             self.beforeSigning = beforeSigning
         }
     }
 
-    /// The public half of the signing key, as `GET /public-key` returns it.
-    public var publicKey: P256.Signing.PublicKey { service.key.key.publicKey }
+    /// The public half of the P-256 signing key, as `GET /public-key` returns it.
+    public var publicKey: P256.Signing.PublicKey { service.signer.publicKey }
+    /// The device's HMAC key (work `.device`), for clients that check its tags.
+    public var deviceKey: [UInt8]? { service.signer.deviceKey }
     /// The port the server listens on.
     public let port: Int
+    /// How the handler runs the call.
+    public let execution: Execution
     let service: SigningService
     private let group: MultiThreadedEventLoopGroup
     private let channel: any Channel
 
     private init(
-        port: Int, service: SigningService, group: MultiThreadedEventLoopGroup,
+        port: Int, execution: Execution, service: SigningService, group: MultiThreadedEventLoopGroup,
         channel: any Channel
     ) {
         self.port = port
+        self.execution = execution
         self.service = service
         self.group = group
         self.channel = channel
     }
 
-    /// Jobs started for signatures and not finished yet.
+    /// Requests whose signature has been asked for and not answered yet.
     public var signaturesInFlight: Int { service.inFlight.load(ordering: .relaxed) }
 
     /// Signatures answered so far.
     public var signaturesServed: Int { service.served.load(ordering: .relaxed) }
 
-    /// Starts a server with a fresh key, one event loop and its job runner.
-    /// - Throws: if the engine, the runner or the listening socket cannot be set up.
+    /// Starts a server with a fresh P-256 key, one event loop and what its execution needs
+    /// (a job runner and engine, a thread pool, or nothing).
+    /// - Throws: if the engine, the runner, the device or the listening socket cannot be set up.
     public static func start(_ configuration: Configuration = Configuration()) async throws -> SigningServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let loop = group.next()
-        let key = SigningKey(P256.Signing.PrivateKey())
+        let service: SigningService
         do {
-            let service = SigningService(
-                runner: try EventLoopJobRunner(eventLoop: loop, notification: configuration.notification),
-                engine: try OffloadEngine(workers: configuration.workers), key: key,
-                beforeSigning: configuration.beforeSigning)
+            let signer = try Signer(work: configuration.work, deviceKey: configuration.deviceKey)
+            service = try SigningService(configuration: configuration, eventLoop: group.next(), signer: signer)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        let mode = "\(configuration.execution) \(configuration.work)"
+        do {
             let channel = try await ServerBootstrap(group: group)
-                .serverChannelOption(.backlog, value: 512)
+                .serverChannelOption(.backlog, value: 4096)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                        try channel.pipeline.syncOperations.addHandler(SigningHandler(service: service))
+                        try channel.pipeline.syncOperations.addHandler(SigningHandler(service: service, mode: mode))
                     }
                 }
                 .bind(host: configuration.host, port: configuration.port).get()
             return SigningServer(
-                port: channel.localAddress?.port ?? configuration.port, service: service,
-                group: group, channel: channel)
+                port: channel.localAddress?.port ?? configuration.port, execution: configuration.execution,
+                service: service, group: group, channel: channel)
         } catch {
+            try? await service.shutdown()
             try? await group.shutdownGracefully()
             throw error
         }
     }
 
-    /// Stops listening, shuts the job runner and the engine down, and stops the event loop.
+    /// Stops listening, shuts down what the execution uses (the job runner and engine, or the
+    /// thread pool) and the device, and stops the event loop.
     public func stop() async throws {
         try? await channel.close()
-        try await service.runner.shutdown().get()
-        service.engine.shutdown()
+        try await service.shutdown()
         try await group.shutdownGracefully()
-    }
-}
-
-/// What every connection's handler shares.
-final class SigningService: Sendable {
-    let runner: EventLoopJobRunner
-    let engine: OffloadEngine
-    let key: SigningKey
-    let beforeSigning: (@Sendable () -> Void)?
-    let inFlight = Atomic<Int>(0)
-    let served = Atomic<Int>(0)
-
-    init(runner: EventLoopJobRunner, engine: OffloadEngine, key: SigningKey, beforeSigning: (@Sendable () -> Void)?) {
-        self.runner = runner
-        self.engine = engine
-        self.key = key
-        self.beforeSigning = beforeSigning
-    }
-
-    /// Signs `message` in a job on the event loop; the signing itself runs on a worker.
-    func sign(_ message: [UInt8]) -> EventLoopFuture<[UInt8]> {
-        runner.submit { [self] in
-            inFlight.wrappingAdd(1, ordering: .relaxed)
-            defer { inFlight.wrappingSubtract(1, ordering: .relaxed) }
-            let signature = try engine.perform { [self] in
-                beforeSigning?()
-                return Array(try key.key.signature(for: message).rawRepresentation)
-            }
-            served.wrappingAdd(1, ordering: .relaxed)
-            return signature
-        }
-    }
-}
-
-/// A P-256 key shared by the workers that sign with it.
-///
-/// `@unchecked Sendable`: swift-crypto 3 does not mark the key `Sendable`, but it is an immutable
-/// value over a BoringSSL `EC_KEY` that signing only reads, which BoringSSL allows from several
-/// threads at once.
-final class SigningKey: @unchecked Sendable {
-    let key: P256.Signing.PrivateKey
-    init(_ key: P256.Signing.PrivateKey) { self.key = key }
-}
-
-/// One connection: collects a request, answers it (at once, or when its signature is ready).
-final class SigningHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-
-    private let service: SigningService
-    private var head: HTTPRequestHead?
-    private var body: [UInt8] = []
-
-    init(service: SigningService) {
-        self.service = service
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            self.head = head
-            body = []
-        case .body(let buffer):
-            body.append(contentsOf: buffer.readableBytesView)
-        case .end:
-            guard let head else { return }
-            self.head = nil
-            route(head, context: context)
-        }
-    }
-
-    private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        switch (head.method, head.uri) {
-        case (.GET, "/ping"):
-            respond(.ok, "pong", to: head, context: context)
-        case (.GET, "/public-key"):
-            respond(.ok, Hex.encode(Array(service.key.key.publicKey.rawRepresentation)), to: head, context: context)
-        case (.POST, "/sign"):
-            service.sign(body).assumeIsolated().whenComplete { result in
-                switch result {
-                case .success(let signature): self.respond(.ok, Hex.encode(signature), to: head, context: context)
-                case .failure(let error): self.respond(.internalServerError, "\(error)", to: head, context: context)
-                }
-            }
-        default:
-            respond(.notFound, "not found", to: head, context: context)
-        }
-    }
-
-    private func respond(_ status: HTTPResponseStatus, _ text: String, to request: HTTPRequestHead, context: ChannelHandlerContext) {
-        let keepAlive = request.isKeepAlive
-        var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: "text/plain")
-        headers.add(name: "content-length", value: "\(text.utf8.count)")
-        headers.add(name: "connection", value: keepAlive ? "keep-alive" : "close")
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: text)))), promise: nil)
-        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if !keepAlive {
-            let channel = context.channel
-            done.whenComplete { _ in channel.close(promise: nil) }
-        }
-    }
-}
-
-/// Lower-case hexadecimal, as the server's responses use it.
-public enum Hex {
-    /// The hex digits of `bytes`.
-    public static func encode(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0xF)])
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
-
-    /// The bytes of a hex string, or nil if it is not one.
-    public static func decode(_ text: String) -> [UInt8]? {
-        let characters = Array(text.utf8)
-        guard characters.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(characters.count / 2)
-        var index = 0
-        while index < characters.count {
-            guard let high = value(characters[index]), let low = value(characters[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-            index += 2
-        }
-        return bytes
-    }
-
-    private static func value(_ character: UInt8) -> UInt8? {
-        switch character {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): character - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): character - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): character - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

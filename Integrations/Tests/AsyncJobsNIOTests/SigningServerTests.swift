@@ -15,7 +15,7 @@ import Testing
 @Suite struct SigningServerTests {
     @Test(arguments: [EventLoopJobRunner.Notification.callback, .waitFD])
     func everySignatureOfManyConcurrentRequestsVerifies(notification: EventLoopJobRunner.Notification) async throws {
-        let server = try await SigningServer.start(.init(workers: 2, notification: notification))
+        let server = try await SigningServer.start(.init(workers: 2, execution: .job(notification)))
         let client = HTTPTestClient(port: server.port)
         let publicKey = try await client.publicKey()
         #expect(publicKey.rawRepresentation == server.publicKey.rawRepresentation)
@@ -45,7 +45,7 @@ import Testing
     func theLoopAnswersPingsWhileSignaturesAreInFlight(notification: EventLoopJobRunner.Notification) async throws {
         let gate = Gate()
         let server = try await SigningServer.start(
-            .init(workers: 2, notification: notification, beforeSigning: { gate.waitUntilOpen() }))
+            .init(workers: 2, execution: .job(notification), beforeSigning: { gate.waitUntilOpen() }))
         let client = HTTPTestClient(port: server.port)
         let publicKey = try await client.publicKey()
         let inFlight = 40

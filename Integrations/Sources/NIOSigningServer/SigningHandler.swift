@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+// One connection of the signing server: collects a request, answers it at once or when its
+// signature is ready (answers leave in request order: a connection has one request at a time).
+import NIOCore
+import NIOHTTP1
+
+/// One connection: collects a request, answers it (at once, or when its signature is ready).
+final class SigningHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let service: SigningService
+    private let mode: String
+    private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+
+    /// A handler for one connection; `mode` is what `GET /mode` answers.
+    init(service: SigningService, mode: String) {
+        self.service = service
+        self.mode = mode
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+            body = []
+        case .body(let buffer):
+            body.append(contentsOf: buffer.readableBytesView)
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            route(head, context: context)
+        }
+    }
+
+    private func route(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        switch (head.method, head.uri) {
+        case (.GET, "/ping"):
+            respond(.ok, "pong", to: head, context: context)
+        case (.GET, "/mode"):
+            respond(.ok, mode, to: head, context: context)
+        case (.GET, "/public-key"):
+            respond(.ok, Hex.encode(Array(service.signer.publicKey.rawRepresentation)), to: head, context: context)
+        case (.POST, "/sign"):
+            service.sign(body).assumeIsolated().whenComplete { result in
+                switch result {
+                case .success(let signature): self.respond(.ok, Hex.encode(signature), to: head, context: context)
+                case .failure(let error): self.respond(.internalServerError, "\(error)", to: head, context: context)
+                }
+            }
+        default:
+            respond(.notFound, "not found", to: head, context: context)
+        }
+    }
+
+    private func respond(_ status: HTTPResponseStatus, _ text: String, to request: HTTPRequestHead, context: ChannelHandlerContext) {
+        let keepAlive = request.isKeepAlive
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "text/plain")
+        headers.add(name: "content-length", value: "\(text.utf8.count)")
+        headers.add(name: "connection", value: keepAlive ? "keep-alive" : "close")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: text)))), promise: nil)
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            let channel = context.channel
+            done.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+}
