@@ -38,6 +38,20 @@ final class UnguardedAllocator: StackAllocator, @unchecked Sendable {
     }
 }
 
+/// `UnguardedAllocator` that remembers the last stack it handed out.
+final class RecordingAllocator: StackAllocator, @unchecked Sendable {
+    nonisolated(unsafe) static var lastBase: UnsafeMutableRawPointer?
+    let inner = UnguardedAllocator()
+    func allocateStack(minimumByteCount: Int) -> StackMemory? {
+        let stack = inner.allocateStack(minimumByteCount: minimumByteCount)
+        RecordingAllocator.lastBase = stack?.base
+        return stack
+    }
+    func deallocateStack(_ stack: StackMemory) {
+        inner.deallocateStack(stack)
+    }
+}
+
 /// Whether this process runs under AddressSanitizer.
 let isAddressSanitized = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__asan_init") != nil
 
@@ -85,6 +99,72 @@ struct OverflowTests {
         let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
         #expect(message.contains("swift-async-jobs: stack overflow in job 0x"))
         #expect(message.contains("stack canary overwritten"))
+    }
+
+    /// What an overrun (or a stack probe, or a zeroed buffer) might leave in the canary.
+    enum Fill: String, Codable, Sendable, CaseIterable {
+        case zero, alternatingBits, random
+
+        func write(to address: UnsafeMutableRawPointer, count: Int) {
+            switch self {
+            case .zero: address.initializeMemory(as: UInt8.self, repeating: 0, count: count)
+            case .alternatingBits: address.initializeMemory(as: UInt8.self, repeating: 0xAA, count: count)
+            case .random:
+                for offset in 0..<count { address.storeBytes(of: UInt8.random(in: 0...255), toByteOffset: offset, as: UInt8.self) }
+            }
+        }
+    }
+
+    // The canary of a custom allocator's stack is the stack's lowest 64 bytes: the job writes
+    // over them as an overrun would, and the next pause must notice whatever the bytes are.
+    @Test(.disabled(if: isAddressSanitized, "ASan moves the frames off the job's stack"), arguments: Fill.allCases)
+    func canaryOverwrittenWithAnyPatternIsReported(fill: Fill) async throws {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) { [fill] in
+            runSynchronously {
+                try! JobPool.configure(stackSize: JobPool.minimumStackSize, allocator: RecordingAllocator())
+                _ = try? AsyncJob.start { () -> Int in
+                    fill.write(to: RecordingAllocator.lastBase!, count: 64)
+                    AsyncJob.pause()
+                    return 0
+                }
+            }
+        }
+        let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(message.contains("stack canary overwritten"))
+    }
+
+    // Past the guard-page budget the default allocator's stacks carry a canary, written in the top
+    // page of the stack carved before (which that stack's job touches anyway): a paused job still
+    // costs about one page, not two.
+    @Test func canariesOfDefaultStacksCostNoPageOfTheirOwn() async {
+        await #expect(processExitsWith: .success) {
+            runSynchronously {
+                GuardedStackAllocator.guardPageBudget = GuardedStackAllocator.guardedStackCount
+                try! JobPool.configure(stackSize: 64 * 1024)
+                final class Holder {
+                    var job: PausedJob<Int, Never>?
+                    init(_ job: consuming PausedJob<Int, Never>) { self.job = consume job }
+                }
+                var holders: [Holder] = []
+                holders.reserveCapacity(4000)
+                let before = residentBytes()
+                for value in 0..<4000 {
+                    guard case .paused(let job) = try! AsyncJob.start({ () -> Int in
+                        AsyncJob.pause()
+                        return value
+                    }) else { exit(2) }
+                    holders.append(Holder(job))
+                }
+                let perJob = (residentBytes() - before) / 4000
+                // Every canary intact: each job finishes (an overwritten one would abort).
+                var sum = 0
+                for holder in holders {
+                    guard case .finished(let value) = holder.job.take()?.resume() else { exit(3) }
+                    sum += value
+                }
+                exit(perJob < 6 * 1024 && sum == 3999 * 4000 / 2 ? 0 : 1)
+            }
+        }
     }
 
     @Test func faultsOutsideJobStacksGoToTheEarlierHandler() async throws {

@@ -129,7 +129,14 @@ import _CJobContext
         guard let low = unsafe machine.pointee.stack_low else { return nil }
         let size = unsafe machine.pointee.stack_size
         if unsafe machine.pointee.guard_size != 0 { return unsafe StackMemory(base: low, byteCount: size, hasGuardPage: true) }
+        if canaryBelowStack { return unsafe StackMemory(base: low, byteCount: size) }
         return unsafe StackMemory(base: low - JobSlot.canaryBytes, byteCount: size + JobSlot.canaryBytes)
+    }
+
+    /// Whether the canary lies below the stack the allocator returned (the default allocator
+    /// reserves room for it there) rather than in the stack's own lowest bytes.
+    var canaryBelowStack: Bool {
+        unsafe record.pointee.allocator?.allocator is GuardedStackAllocator
     }
 
     /// The canary below the frames of a stack without a guard page; nil with a guard page (the
@@ -191,11 +198,17 @@ import _CJobContext
             checksCanary = false
         } else {
             checksCanary = true
-            unsafe machine.pointee.stack_low = UnsafeMutableRawPointer(stack.base + JobSlot.canaryBytes)
-            unsafe machine.pointee.stack_size = stack.byteCount - JobSlot.canaryBytes
-            // The default allocator's stacks are fresh mappings (already zero, and left untouched
-            // so they cost no memory); other allocators' memory may hold anything.
-            if !(allocator.allocator is GuardedStackAllocator) { writeCanary() }
+            if allocator.allocator is GuardedStackAllocator {
+                // The default allocator reserves the canary's bytes below the stack, in the top
+                // page of the stack carved before it (see `StackChunks.take`): a page that page's
+                // job touches anyway, so writing the canary makes no page resident of its own.
+                unsafe machine.pointee.stack_low = UnsafeMutableRawPointer(stack.base)
+                unsafe machine.pointee.stack_size = stack.byteCount
+            } else {
+                unsafe machine.pointee.stack_low = UnsafeMutableRawPointer(stack.base + JobSlot.canaryBytes)
+                unsafe machine.pointee.stack_size = stack.byteCount - JobSlot.canaryBytes
+            }
+            writeCanary()
         }
     }
 
@@ -218,23 +231,26 @@ import _CJobContext
         }
     }
 
-    /// Makes the canary hold its value: 64 zero bytes. Zero, because a fresh anonymous page
-    /// already reads as zeros without becoming resident: checking the canary of an untouched
-    /// stack maps the shared zero page, so a paused job still costs one page of memory. Frames
-    /// that overrun the stack write return addresses and saved registers into it.
+    /// Makes the canary hold its value: `CanaryPattern.words`, random per process, so that no
+    /// ordinary write (a zeroed buffer, a stack probe, a fill pattern) leaves it intact. Frames
+    /// that overrun the stack write return addresses, saved registers and locals into it.
     private func writeCanary() {
         guard let base = unsafe canary else { return }
-        unsafe base.initializeMemory(as: UInt8.self, repeating: 0, count: JobSlot.canaryBytes)
+        let pattern = CanaryPattern.words
+        for index in pattern.indices {
+            unsafe base.storeBytes(of: pattern[index], toByteOffset: index * 8, as: UInt64.self)
+        }
     }
 
-    /// Whether the canary below the job's frames is intact (all zero).
+    /// Whether the canary below the job's frames is intact (holds `CanaryPattern.words`).
     var canaryIntact: Bool {
         guard let base = unsafe canary else { return true }
-        var bits: UInt64 = 0
-        for offset in stride(from: 0, to: JobSlot.canaryBytes, by: 8) {
-            bits |= unsafe (base + offset).load(as: UInt64.self)
+        let pattern = CanaryPattern.words
+        var difference: UInt64 = 0
+        for index in pattern.indices {
+            difference |= unsafe base.load(fromByteOffset: index * 8, as: UInt64.self) ^ pattern[index]
         }
-        return bits == 0
+        return difference == 0
     }
 
     /// Stops the process with a clear message if the job overran its stack.

@@ -62,7 +62,8 @@ public protocol StackAllocator: Sendable {
 /// stack costs two kernel mappings and `vm.max_map_count` (65530 by default) bounds them, so past
 /// the budget (about 28,600 stacks) stacks are carved without a guard page
 /// (`hasGuardPage == false`) and rely on the canary that every pause and finish checks, as custom
-/// allocators' stacks do.
+/// allocators' stacks do. Such a stack's canary lies in the 64 bytes below its base, reserved by
+/// this allocator at the top of the stack carved before it (so it costs no page of its own).
 /// OpenSSL equivalent: none (OpenSSL mallocs unguarded 32 KiB stacks).
 public struct GuardedStackAllocator: StackAllocator {
     /// Creates the default allocator (all instances share one store of stacks).
@@ -96,8 +97,8 @@ public struct GuardedStackAllocator: StackAllocator {
 /// back and the chunk stacks are being carved from (addresses kept as integers).
 ///
 /// Invariant: every stack in a free list lies in a chunk mapping (never unmapped),
-/// `[base - page, base)` is its guard page when `hasGuardPage`, and it is in no other list and
-/// not in use.
+/// `[base - page, base)` is its guard page when `hasGuardPage`, else `[base - 64, base)` is
+/// reserved for its canary; and it is in no other list and not in use.
 struct StackChunks: Sendable {
     static let store = PosixMutex(StackChunks())
     /// Upper bound of one chunk's size; a chunk holds at least one stack.
@@ -160,28 +161,36 @@ struct StackChunks: Sendable {
 
     mutating func take(usable: Int, page: Int) -> StackMemory? {
         if let stack = classes[usable]?.free.popLast() { return stack }
-        let slot = usable + page
+        // Guard pages while the budget lasts (each `mprotect` one splits the chunk's mapping,
+        // costing two of the process's vm.max_map_count mappings): a slot is a guard page and the
+        // stack. Past the budget a slot is the canary's bytes and the stack, so that the canary
+        // lies at the top of the stack carved before it, in a page that stack's job touches
+        // anyway (its first frame): writing the canary makes no page resident of its own (one
+        // slot in 64 starts a page). The record writes the canary there (`JobSlot.attach`).
+        let wantsGuard = guardedStacks < guardPageBudget
+        let slot = usable + (wantsGuard ? page : JobSlot.canaryBytes)
         var sizeClass = classes[usable] ?? SizeClass()
         if sizeClass.cursor == 0 || sizeClass.cursor + slot > sizeClass.end {
-            let count = max(1, min(StackChunks.maximumStacksPerChunk, StackChunks.chunkBytes / slot))
-            guard case .success(let chunk) = unsafe VirtualMemory.mapStack(byteCount: count * slot) else {
+            let count = max(1, min(StackChunks.maximumStacksPerChunk, StackChunks.chunkBytes / (usable + page)))
+            guard case .success(let chunk) = unsafe VirtualMemory.mapStack(byteCount: count * (usable + page)) else {
                 return nil
             }
             sizeClass.cursor = Int(bitPattern: chunk)
-            sizeClass.end = sizeClass.cursor + count * slot
+            sizeClass.end = sizeClass.cursor + count * (usable + page)
         }
-        let guardPage = unsafe UnsafeMutableRawPointer(bitPattern: sizeClass.cursor)!
+        let start = unsafe UnsafeMutableRawPointer(bitPattern: sizeClass.cursor)!
         sizeClass.cursor += slot
         classes[usable] = sizeClass
-        // Guard pages while the budget lasts (each splits the chunk's mapping, costing two of the
-        // process's vm.max_map_count mappings); then, or if mprotect fails, no guard page: the
-        // stack relies on the canary (see above).
+        guard wantsGuard else {
+            return unsafe StackMemory(base: start + JobSlot.canaryBytes, byteCount: usable, hasGuardPage: false)
+        }
+        // If the guard cannot be installed, the stack relies on the canary, in the unused page.
         var guarded = false
-        if guardedStacks < guardPageBudget, unsafe installGuard(at: guardPage, page: page) {
+        if unsafe installGuard(at: start, page: page) {
             guarded = true
             guardedStacks += 1
         }
-        return unsafe StackMemory(base: guardPage + page, byteCount: usable, hasGuardPage: guarded)
+        return unsafe StackMemory(base: start + page, byteCount: usable, hasGuardPage: guarded)
     }
 
     mutating func give(_ stack: StackMemory) {

@@ -2,6 +2,7 @@
 // Helpers shared by the behaviour tests: a fresh pool per test with the check that nothing is
 // left outstanding, and drivers that resume a job until it finishes.
 import AsyncJobs
+import Foundation
 import Testing
 
 /// Runs `body` on a fresh pool of the calling thread and checks afterwards that no job is in use
@@ -103,4 +104,11 @@ struct TestFailure: Error, Equatable {
 /// resumed from synchronous code only.
 func runSynchronously(_ body: () throws -> Void) rethrows {
     try body()
+}
+
+/// The process's resident memory in bytes (`/proc/self/statm`).
+func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = text.split(separator: " ")
+    return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
 }
