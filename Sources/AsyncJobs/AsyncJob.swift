@@ -10,7 +10,7 @@ import SystemPackage
 ///
 /// ```swift
 /// var outcome = try AsyncJob.start { () -> Int in
-///     AsyncJob.pause()          // returns to the caller of start
+///     guard AsyncJob.pause() else { return 0 }   // returns to the caller of start (false: cancelled)
 ///     return 42
 /// }
 /// while true {
@@ -50,12 +50,20 @@ public enum AsyncJob {
     /// Suspends the running job and returns control to whoever started or resumed it.
     ///
     /// - Returns: true when the job was suspended and then resumed; false, at once and without
-    ///   suspending, when not inside a job, while pausing is blocked (``blockPause()``), or when
-    ///   the job is cancelled (see ``isCancelled``). Code that waits for something should treat
-    ///   false as "stop waiting".
+    ///   suspending, when not inside a job or while pausing is blocked (``blockPause()``); false
+    ///   when the job is cancelled (see ``isCancelled``): resumed by its cancellation, or, if it
+    ///   pauses again once cancelled, after yielding to whoever resumed it (so that a loop
+    ///   driving it goes on serving its other jobs).
+    /// - Important: false means "stop waiting": a cancelled job must return (or throw) without
+    ///   pausing again. The result is not discardable, so that a wait loop such as
+    ///   `while !done { AsyncJob.pause() }` draws a warning: write
+    ///   `while !done { guard AsyncJob.pause() else { return ... } }`. A job that ignores it and
+    ///   pauses 1,000 more times once cancelled stops the process with a message naming this
+    ///   rule when it is cancelled synchronously (``PausedJob/cancel()``, dropping its handle,
+    ///   ``JobPool/cleanUp()``), and is abandoned (its stack and record left allocated, a
+    ///   message on standard error) by a ``JobLoop``, which serves its other jobs meanwhile.
     /// OpenSSL equivalent: `ASYNC_pause_job()`.
     @available(*, noasync, message: "a job's stack belongs to one thread")
-    @discardableResult
     @inlinable @inline(__always)
     public static func pause() -> Bool {
         // The usual case inlined here; blocked, cancelled, canary-protected or outside a job:
@@ -64,7 +72,8 @@ public enum AsyncJob {
     }
 
     /// Whether the running job has been cancelled (its handle was dropped or cancelled, or its
-    /// pool cleaned up). A cancelled job can no longer pause and should return promptly.
+    /// pool cleaned up). A cancelled job can no longer wait (its pauses return false) and must
+    /// return promptly.
     public static var isCancelled: Bool {
         JobSlot.current?.cancelRequested ?? false
     }
@@ -188,6 +197,20 @@ public struct PausedJob<Value, Failure: Error>: ~Copyable {
         let job = reference
         discard self
         PausedJob.cancel(job)
+    }
+
+    /// Marks the job cancelled without running it (see `JobRuntime.requestCancellation`): a
+    /// driver then resumes it in turn with its other jobs until it returns.
+    package func requestCancellation() {
+        JobRuntime.requestCancellation(reference)
+    }
+
+    /// Gives up on the job for good without running it again (see `JobRuntime.abandon`): for a
+    /// driver whose cancelled job keeps pausing.
+    package consuming func abandon() {
+        let job = reference
+        discard self
+        if !JobRuntime.abandon(job) { PausedJob.cancel(job) }
     }
 
     /// The wait context the job was started with, or nil.

@@ -27,6 +27,11 @@ final class LoopEntry {
     var isReady = false
     /// Whether this job's timeout (if any) was armed: set at its first pause.
     var timeoutArmed = false
+    /// Why this job was cancelled (it then runs on, resumed once per turn, until it returns):
+    /// its work fails with this when it ends. Nil while not cancelled.
+    var cancelledWith: JobLoopError?
+    /// Pauses of this job since it was cancelled (see `JobRuntime.cancelledPauseLimit`).
+    var pausesAfterCancellation = 0
     /// The callback the loop gives the wait context (callback mode; nil in fd mode), put back
     /// when a job that replaced it ends.
     var loopCallback: (@Sendable () -> Void)?
@@ -95,6 +100,10 @@ final class JobLoopCore {
     private var pending = RingBuffer<any LoopWork>()
     private var ready: [LoopEntry] = []
     private var resuming: [LoopEntry] = []
+    /// Cancelled jobs that paused again: resumed once per turn, after the ready ones, until they
+    /// return or are abandoned (so that one job cannot keep the loop from the others).
+    private var draining: [LoopEntry] = []
+    private var drainingNow: [LoopEntry] = []
     private var timers = DeadlineHeap()
     private var running = 0
     private var takenOffQueue = 0
@@ -133,6 +142,7 @@ final class JobLoopCore {
             if shutdownMode == .cancel { cancelEverything() }
             startPending()
             resumeReady()
+            resumeDraining()
             expireTimers()
             publishStatistics()
             if shutdownMode != nil && pending.isEmpty && running == 0 { return }
@@ -332,6 +342,17 @@ final class JobLoopCore {
         }
     }
 
+    /// Gives each cancelled job that paused again one more segment.
+    private func resumeDraining() {
+        guard !draining.isEmpty else { return }
+        swap(&draining, &drainingNow)
+        for entry in drainingNow {
+            entry.isReady = false
+            resume(entry)
+        }
+        drainingNow.removeAll(keepingCapacity: true)
+    }
+
     private func resume(_ entry: LoopEntry) {
         guard entry.isPaused else { return }
         switch entry.job.take() {
@@ -364,10 +385,30 @@ final class JobLoopCore {
         var completion: LoopCompletion? = nil
         switch consume outcome {
         case .finished(let call):
+            if let error = entry.cancelledWith {
+                // Cancelled: its result is dropped, its work fails.
+                let work = entry.work
+                retire(entry)
+                work?.fail(error)
+                return true
+            }
             retire(entry)
             completion = call
         case .failed:
             preconditionFailure("unreachable: a loop job's body cannot throw")
+        case .paused(let job) where entry.cancelledWith != nil:
+            // A cancelled job paused again: it gets one segment per turn, and is given up on
+            // past the limit.
+            entry.pausesAfterCancellation += 1
+            guard entry.pausesAfterCancellation <= JobRuntime.cancelledPauseLimit else {
+                abandon(job, on: entry)
+                return true
+            }
+            entry.pausedReference = job.reference
+            entry.job = consume job
+            entry.isPaused = true
+            entry.isReady = true
+            draining.append(entry)
         case .paused(let job):
             entry.pausedReference = job.reference
             entry.job = consume job
@@ -392,21 +433,30 @@ final class JobLoopCore {
         return true
     }
 
-    /// Cancels `entry`'s paused job: it runs on with failing pauses until its code returns, and
-    /// its work completes with `error`.
+    /// Cancels `entry`'s paused job: it is resumed (this turn or the next) with its pauses
+    /// failing, once per turn while it keeps pausing, until its code returns; its work then
+    /// fails with `error`. A job that keeps pausing past `JobRuntime.cancelledPauseLimit` is
+    /// abandoned. Never runs the job here: one job cannot hold the loop.
     private func cancel(_ entry: LoopEntry, with error: JobLoopError) {
-        guard entry.isPaused else { return }
-        switch entry.job.take() {
-        case .some(let job):
-            entry.isPaused = false
-            let work = entry.work
-            job.cancel()
-            syncDescriptors(of: entry)
-            retire(entry)
-            work?.fail(error)
-        case .none:
-            return
-        }
+        guard entry.isPaused, entry.cancelledWith == nil else { return }
+        entry.cancelledWith = error
+        entry.job?.requestCancellation()
+        markReady(entry)
+    }
+
+    /// Gives up on a cancelled job that keeps pausing: it is left paused for good (its stack and
+    /// record stay allocated), reported on standard error, and its work fails.
+    private func abandon(_ job: consuming PausedJob<LoopCompletion, Never>, on entry: LoopEntry) {
+        let address = job.reference.debugAddress
+        job.abandon()
+        let error = entry.cancelledWith ?? JobLoopError(.cancelled)
+        StandardError.write(
+            "swift-async-jobs: JobLoop abandoned job \(address): cancelled (\(error.code)), it paused "
+                + "\(JobRuntime.cancelledPauseLimit) more times. Once AsyncJob.pause() returns false a job must "
+                + "return; this one's stack and record stay allocated, and the loop goes on with its other jobs.\n")
+        let work = entry.work
+        retire(entry)
+        work?.fail(error)
     }
 
     /// The entry's work is over: back to the idle list (its wait context and watched fds stay).
@@ -417,6 +467,8 @@ final class JobLoopCore {
         entry.work = nil
         entry.isPaused = false
         entry.timeoutArmed = false
+        entry.cancelledWith = nil
+        entry.pausesAfterCancellation = 0
         entry.generation &+= 1
         running -= 1
         completed += 1
@@ -478,7 +530,7 @@ final class JobLoopCore {
     private func waitForEvents() {
         var timeout: Int32 = -1
         let canStart = !pending.isEmpty && running < configuration.maxConcurrentJobs
-        if !ready.isEmpty || canStart || takenOffQueue > 0 {
+        if !ready.isEmpty || !draining.isEmpty || canStart || takenOffQueue > 0 {
             timeout = 0
         } else if let top = timers.top {
             let now = MonotonicClock.nanoseconds()

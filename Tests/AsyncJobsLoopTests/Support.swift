@@ -44,6 +44,7 @@ final class Latch: Sendable {
 final class Gate: Sendable {
     private let isOpen = Atomic(false)
     func open() { isOpen.store(true, ordering: .releasing) }
+    var opened: Bool { isOpen.load(ordering: .acquiring) }
     func waitUntilOpen() {
         while !isOpen.load(ordering: .acquiring) { usleep(200) }
     }

@@ -2,6 +2,7 @@
 // A paused job is never silently leaked: dropping its handle, cancelling it or cleaning up its
 // pool runs it to completion with failing pauses, and its frames release what they hold.
 import AsyncJobs
+import Foundation
 import Testing
 
 @Suite("Cancellation")
@@ -61,7 +62,7 @@ struct CancellationTests {
         for index in 0..<5 {
             guard case .paused(let job) = try AsyncJob.start({ () -> Int in
                 let held = counter.make()
-                AsyncJob.pause()
+                _ = AsyncJob.pause()
                 return index + held.counter.count
             }) else { return }
             boxes.append(PausedBox(job))
@@ -89,11 +90,28 @@ struct CancellationTests {
         try withFreshPool {
             var results: [Bool] = []
             guard case .paused(let job) = try AsyncJob.start({ () -> Void in
-                AsyncJob.pause()
+                _ = AsyncJob.pause()
                 for _ in 0..<3 { results.append(AsyncJob.pause()) }
             }) else { return }
             job.cancel()
             #expect(results == [false, false, false])
         }
     }
+
+    // Once pause() returns false a job must return: one that keeps pausing would hold the
+    // cancelling thread forever; past the limit the process stops with the rule instead.
+    @Test func aCancelledJobThatKeepsPausingStopsTheProcessWithTheRule() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            runSynchronously {
+                guard case .paused(let job) = try! AsyncJob.start({ () -> Int in
+                    while true { _ = AsyncJob.pause() }
+                }) else { return }
+                job.cancel()
+            }
+        }
+        let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(message.contains("paused 1000 more times"))
+        #expect(message.contains("once AsyncJob.pause() returns false"))
+    }
+
 }

@@ -15,7 +15,7 @@ final class SharedCounter: @unchecked Sendable {
 /// Adds one, pauses while the `inout` access is still open, adds one more.
 func bumpAcrossPause(_ value: inout Int) {
     value += 1
-    AsyncJob.pause()
+    _ = AsyncJob.pause()
     value += 1
 }
 

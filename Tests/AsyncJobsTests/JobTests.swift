@@ -34,13 +34,13 @@ struct JobTests {
     @Test func valuesOfAnyTypeComeBack() throws {
         try withFreshPool {
             struct Big: Equatable { var a = [1, 2, 3, 4, 5, 6, 7, 8]; var b = 9.5; var c = 10; var d = 11; var s = "x" }
-            let ending36 = drive(try AsyncJob.start { () -> Big in AsyncJob.pause(); return Big() })
+            let ending36 = drive(try AsyncJob.start { () -> Big in _ = AsyncJob.pause(); return Big() })
             #expect(ending36.value == Big())
             let ending38 = drive(try AsyncJob.start { [1, 2, 3] })
             #expect(ending38.value == [1, 2, 3])
             let ending40 = drive(try AsyncJob.start { () -> String? in nil })
             #expect(ending40.value == .some(nil))
-            drive(try AsyncJob.start { () -> Void in AsyncJob.pause() }).value.map { #expect(Bool(true)) }
+            drive(try AsyncJob.start { () -> Void in _ = AsyncJob.pause() }).value.map { #expect(Bool(true)) }
         }
     }
 
@@ -48,7 +48,7 @@ struct JobTests {
         try withFreshPool {
             let ending = drive(
                 try AsyncJob.start { () throws(TestFailure) -> Int in
-                    AsyncJob.pause()
+                    _ = AsyncJob.pause()
                     throw TestFailure(code: 7)
                 })
             guard case .failed(let error, let pauses) = ending else {
@@ -79,9 +79,9 @@ struct JobTests {
             var trail: [Int] = []
             func descend(_ level: Int) -> Int {
                 if level == depth {
-                    AsyncJob.pause()
+                    _ = AsyncJob.pause()
                     trail.append(level)
-                    AsyncJob.pause()
+                    _ = AsyncJob.pause()
                     return level
                 }
                 let below = descend(level + 1)
@@ -101,7 +101,7 @@ struct JobTests {
                 var total = 0
                 for index in 0..<10_000 {
                     total += index
-                    AsyncJob.pause()
+                    _ = AsyncJob.pause()
                 }
                 return total
             })
@@ -114,7 +114,7 @@ struct JobTests {
         try withFreshPool {
             var log: [String] = []
             struct Unwind: Error {}
-            func inner() throws { defer { AsyncJob.pause(); log.append("deferred") }; throw Unwind() }
+            func inner() throws { defer { _ = AsyncJob.pause(); log.append("deferred") }; throw Unwind() }
             let ending = drive(try AsyncJob.start { () -> Bool in
                 do { try inner() } catch { log.append("caught") }
                 return true
@@ -137,7 +137,7 @@ struct JobTests {
             var inside: [JobReference?] = []
             let outcome = try AsyncJob.start { () -> Bool in
                 inside.append(AsyncJob.current)
-                AsyncJob.pause()
+                _ = AsyncJob.pause()
                 inside.append(AsyncJob.current)
                 return AsyncJob.isInJob
             }
@@ -161,8 +161,8 @@ struct JobTests {
             var boxes: [PausedBox<Int, Never>] = []
             for index in 0..<1000 {
                 guard case .paused(let job) = try AsyncJob.start({ () -> Int in
-                    AsyncJob.pause()
-                    AsyncJob.pause()
+                    _ = AsyncJob.pause()
+                    _ = AsyncJob.pause()
                     return index
                 }) else {
                     Issue.record("job \(index) did not pause")
@@ -196,9 +196,9 @@ struct JobTests {
                 formatter.dateFormat = "yyyy-MM-dd"
                 formatter.timeZone = TimeZone(identifier: "UTC")
                 let date = formatter.string(from: Date(timeIntervalSince1970: 0))
-                AsyncJob.pause()
+                _ = AsyncJob.pause()
                 let json = try JSONSerialization.data(withJSONObject: ["date": date])
-                AsyncJob.pause()
+                _ = AsyncJob.pause()
                 let decoded = try JSONSerialization.jsonObject(with: json) as? [String: String]
                 return decoded?["date"] ?? "?"
             })
@@ -258,7 +258,7 @@ struct JobTests {
                             var boxes: [PausedBox<Int, Never>] = []
                             for index in 0..<4 {
                                 guard case .paused(let job) = try AsyncJob.start({ () -> Int in
-                                    for _ in 0..<100 { AsyncJob.pause() }
+                                    for _ in 0..<100 { _ = AsyncJob.pause() }
                                     return base + index
                                 }) else { return [] }
                                 boxes.append(PausedBox(job))

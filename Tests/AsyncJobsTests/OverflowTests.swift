@@ -91,7 +91,7 @@ struct OverflowTests {
                 try! JobPool.configure(stackSize: JobPool.minimumStackSize, allocator: UnguardedAllocator())
                 _ = try? AsyncJob.start { () -> Int in
                     let value = digBelowSixteenKiB(24)
-                    AsyncJob.pause()
+                    _ = AsyncJob.pause()
                     return value
                 }
             }
@@ -124,7 +124,7 @@ struct OverflowTests {
                 try! JobPool.configure(stackSize: JobPool.minimumStackSize, allocator: RecordingAllocator())
                 _ = try? AsyncJob.start { () -> Int in
                     fill.write(to: RecordingAllocator.lastBase!, count: 64)
-                    AsyncJob.pause()
+                    _ = AsyncJob.pause()
                     return 0
                 }
             }
@@ -150,7 +150,7 @@ struct OverflowTests {
                 let before = residentBytes()
                 for value in 0..<4000 {
                     guard case .paused(let job) = try! AsyncJob.start({ () -> Int in
-                        AsyncJob.pause()
+                        _ = AsyncJob.pause()
                         return value
                     }) else { exit(2) }
                     holders.append(Holder(job))
@@ -203,7 +203,7 @@ struct GuardBudgetTests {
                 try! JobPool.configure(stackSize: 16 * 1024, allocator: UnguardedAllocator())
                 _ = try? AsyncJob.start { () -> Int in
                     let value = digBelowSixteenKiB(24)
-                    AsyncJob.pause()
+                    _ = AsyncJob.pause()
                     return value
                 }
             }

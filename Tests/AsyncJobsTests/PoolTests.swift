@@ -61,7 +61,7 @@ struct PoolTests {
             #expect(JobPool.statistics?.jobs == 4)
             var boxes: [PausedBox<Void, Never>] = []
             for _ in 0..<10 {
-                guard case .paused(let job) = try AsyncJob.start({ AsyncJob.pause(); return () }) else {
+                guard case .paused(let job) = try AsyncJob.start({ _ = AsyncJob.pause(); return () }) else {
                     Issue.record("expected a pause")
                     return
                 }
@@ -74,11 +74,11 @@ struct PoolTests {
 
     @Test func poolAtItsLimitReportsNoJobsAndRecoversWhenOneFinishes() throws {
         try withFreshPool(maxSize: 2) {
-            guard case .paused(let first) = try AsyncJob.start({ AsyncJob.pause(); return 1 }) else {
+            guard case .paused(let first) = try AsyncJob.start({ _ = AsyncJob.pause(); return 1 }) else {
                 Issue.record("first did not pause")
                 return
             }
-            guard case .paused(let second) = try AsyncJob.start({ AsyncJob.pause(); return 2 }) else {
+            guard case .paused(let second) = try AsyncJob.start({ _ = AsyncJob.pause(); return 2 }) else {
                 Issue.record("second did not pause")
                 return
             }
@@ -100,7 +100,7 @@ struct PoolTests {
     @Test func finishedJobsAreReused() throws {
         try withFreshPool {
             for index in 0..<1000 {
-                let ending102 = drive(try AsyncJob.start { () -> Int in AsyncJob.pause(); return index })
+                let ending102 = drive(try AsyncJob.start { () -> Int in _ = AsyncJob.pause(); return index })
                 #expect(ending102.value == index)
             }
             #expect(JobPool.statistics?.jobs == 1)
@@ -125,7 +125,7 @@ struct PoolTests {
         try withFreshPool(maxSize: 3) {
             var boxes: [PausedBox<Int, Never>] = []
             for index in 0..<3 {
-                guard case .paused(let job) = try AsyncJob.start({ AsyncJob.pause(); return index }) else { return }
+                guard case .paused(let job) = try AsyncJob.start({ _ = AsyncJob.pause(); return index }) else { return }
                 boxes.append(PausedBox(job))
             }
             try JobPool.configure(maxSize: 1)
@@ -154,7 +154,7 @@ struct PoolTests {
             let ending = drive(try AsyncJob.start { () -> Int in
                 withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 100 * 1024) { buffer in
                     buffer.initialize(repeating: 1)
-                    AsyncJob.pause()
+                    _ = AsyncJob.pause()
                     return buffer.reduce(0) { $0 + Int($1) }
                 }
             })
@@ -203,7 +203,7 @@ struct PoolTests {
             try JobPool.configure(maxSize: 0, initialSize: 3, allocator: allocator)
             guard case .paused(let job) = try AsyncJob.start({ () -> Int in
                 let held = counter.make()
-                AsyncJob.pause()
+                _ = AsyncJob.pause()
                 return held.counter.count
             }) else { return nil }
             #expect(counter.count == 1)
@@ -227,7 +227,7 @@ struct PoolTests {
             #expect(first != nil)
             #expect(first == second)
             // A body that paused and was cancelled leaves it too.
-            switch try AsyncJob.start({ () -> Int in AsyncJob.pause(); return 1 }) {
+            switch try AsyncJob.start({ () -> Int in _ = AsyncJob.pause(); return 1 }) {
             case .paused(let job): job.cancel()
             default: Issue.record("the job should have paused")
             }
@@ -248,7 +248,7 @@ struct PoolTests {
                 // Paused, then resumed to the end.
                 let tracked = counter.make()
                 let outcome = try AsyncJob.start { () -> Bool in
-                    AsyncJob.pause()
+                    _ = AsyncJob.pause()
                     return tracked.counter === counter
                 }
                 #expect(counter.count == 1)
@@ -256,7 +256,7 @@ struct PoolTests {
             }
             #expect(counter.count == 0)
             // Never started (the pool is at its limit): the body is still released.
-            guard case .paused(let holder) = try AsyncJob.start({ () -> Int in AsyncJob.pause(); return 0 }) else {
+            guard case .paused(let holder) = try AsyncJob.start({ () -> Int in _ = AsyncJob.pause(); return 0 }) else {
                 Issue.record("the job should have paused")
                 return
             }

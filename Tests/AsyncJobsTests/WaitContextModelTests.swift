@@ -147,7 +147,7 @@ struct WaitContextModelTests {
                                 mismatches.append("changed")
                             }
                         case .pauseAndResume:
-                            AsyncJob.pause()
+                            _ = AsyncJob.pause()
                             model.reset()
                         case .finishAndStartAnotherJob:
                             return

@@ -87,13 +87,13 @@ struct WaitContextTests {
             let context = WaitContext()
             var inside: [WaitContext.Changes] = []
             var outcome = try AsyncJob.start(waitContext: context) { () -> Int in
-                AsyncJob.pause()                                   // segment 1: nothing
+                _ = AsyncJob.pause()                                   // segment 1: nothing
                 inside.append(context.changedWaitFDs)
                 context.setWaitFD(fd(5), forKey: keyA)
-                AsyncJob.pause()                                   // segment 2: one added
+                _ = AsyncJob.pause()                                   // segment 2: one added
                 inside.append(context.changedWaitFDs)
                 context.clearWaitFD(forKey: keyA)
-                AsyncJob.pause()                                   // segment 3: cleared
+                _ = AsyncJob.pause()                                   // segment 3: cleared
                 inside.append(context.changedWaitFDs)
                 context.setWaitFD(fd(6), forKey: keyB)
                 context.clearWaitFD(forKey: keyB)
@@ -159,7 +159,7 @@ struct WaitContextTests {
             let context = WaitContext()
             _ = drive(try AsyncJob.start(waitContext: context) { () -> Void in
                 context.setWaitFD(fd(1), forKey: keyA)
-                AsyncJob.pause()
+                _ = AsyncJob.pause()
                 context.setWaitFD(fd(2), forKey: keyB)
                 context.clearWaitFD(forKey: keyA)
             })
@@ -219,7 +219,7 @@ struct WaitContextTests {
             let ending = drive(try AsyncJob.start(waitContext: context) { () -> Int in
                 for index in 0..<2000 {
                     context.setWaitFD(fd(Int32(index)), forKey: keyA)
-                    AsyncJob.pause()
+                    _ = AsyncJob.pause()
                     context.clearWaitFD(forKey: keyA)
                 }
                 return 1
@@ -237,12 +237,12 @@ struct WaitContextTests {
             guard case .paused(let job) = try AsyncJob.start({ () -> Void in
                 let me = AsyncJob.current!
                 me.wake()
-                AsyncJob.pause()
+                _ = AsyncJob.pause()
                 let fd = try! me.waitFD()
                 readableInside.append(isReadable(fd))
                 me.clearWake()
                 readableInside.append(isReadable(fd))
-                AsyncJob.pause()
+                _ = AsyncJob.pause()
             }) else {
                 Issue.record("expected a pause")
                 return

@@ -20,7 +20,7 @@ func pauseForever() -> Int {
 
 @inline(never)
 func pauseOnce() -> Int {
-    AsyncJob.pause()
+    _ = AsyncJob.pause()
     return 1
 }
 

@@ -49,7 +49,7 @@ func pauseForeverCalled() -> Int {
 
 @inline(never)
 func pauseOnce() -> Int {
-    AsyncJob.pause()
+    _ = AsyncJob.pause()
     return 1
 }
 

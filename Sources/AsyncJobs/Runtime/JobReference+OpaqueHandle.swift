@@ -4,6 +4,9 @@ import Synchronization
 import _CJobContext
 
 extension JobReference {
+    /// The record's address, for messages naming the job.
+    package var debugAddress: String { unsafe String(describing: slot.address) }
+
     /// The address the C library uses as this job's `ASYNC_JOB *`.
     package var opaqueHandle: UnsafeMutableRawPointer { unsafe slot.address }
 

@@ -171,8 +171,15 @@ package enum PauseResult: Equatable, Sendable {
     package static func pause() -> PauseResult {
         guard let slot = JobSlot.current else { return .notInJob }
         if slot.blockCount != 0 { return .blocked }
-        if slot.cancelRequested { return .cancelled }
         slot.checkCanary()
+        if slot.cancelRequested {
+            // A cancelled job may not wait any longer, but one that pauses anyway yields to its
+            // resumer rather than returning at once: a job looping on a failing pause would
+            // otherwise keep the thread, and every other job of its loop, forever.
+            slot.state = .paused
+            slot.suspend()
+            return .cancelled
+        }
         slot.state = .paused
         slot.suspend()
         // Resumed. The changes the application saw are now old news (docs/contract.md).
@@ -186,10 +193,49 @@ package enum PauseResult: Equatable, Sendable {
         let slot = job.slot
         slot.cancelRequested = true
         let pool = slot.pool!
+        var pausesAfterCancellation = 0
         while slot.state == .paused {
+            // Its first resume is the one its pending pause returns false from; each further
+            // round is a pause of a job that was told to stop waiting.
+            if pausesAfterCancellation > cancelledPauseLimit { trapCancelledJobKeptPausing(slot) }
+            pausesAfterCancellation += 1
             slot.runDiscardingResult()
         }
         pool.recycle(slot)
+    }
+
+    /// How many times a cancelled job may pause again before a synchronous cancellation stops
+    /// the process, or a ``JobLoop`` abandons it.
+    package static let cancelledPauseLimit = 1_000
+
+    static func trapCancelledJobKeptPausing(_ slot: JobSlot) -> Never {
+        preconditionFailure(
+            "a cancelled job (\(unsafe String(describing: slot.address))) paused \(cancelledPauseLimit) more times: once "
+                + "AsyncJob.pause() returns false (ASYNC_pause_job() returns 0), a job must return without pausing again")
+    }
+
+    /// Marks a paused job that `refusal(toResume:)` accepts as cancelled without running it: its
+    /// pending pause returns false when it is next resumed, and so does every later one (each
+    /// yielding to the resumer). For a driver that resumes cancelled jobs in turn with the rest.
+    package static func requestCancellation(_ job: JobReference) {
+        guard refusal(toResume: job) == nil else { return }
+        job.slot.cancelRequested = true
+    }
+
+    /// Lets go of a paused job that will never return, without running it again: it leaves its
+    /// pool (which no longer counts or cancels it) and its handle goes stale; its record and
+    /// stack stay allocated for good (its frames may hold anything), and its wait context is
+    /// released. For a driver giving up on a cancelled job that keeps pausing.
+    /// - Returns: false if the job may not be resumed here (nothing was done).
+    package static func abandon(_ job: JobReference) -> Bool {
+        guard refusal(toResume: job) == nil, let pool = job.slot.pool else { return false }
+        let slot = job.slot
+        pool.disown(slot)
+        if slot.hasWaitContext { slot.waitContext = nil }
+        slot.generation &+= 1
+        slot.state = .finished
+        slot.pool = nil
+        return true
     }
 
     /// Blocks pausing for the running job (nested calls count); no effect outside a job.

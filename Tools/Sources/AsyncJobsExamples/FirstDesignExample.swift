@@ -25,7 +25,7 @@ public enum ManPageExamples {
             // do it here for demo purposes: the job is ready to be woken as soon as it pauses.
             currentJob.wake()
             // Return control back to the caller of start.
-            AsyncJob.pause()
+            _ = AsyncJob.pause()
             // Clear the wake signal.
             currentJob.clearWake()
             output("Resumed the job after a pause")

@@ -47,7 +47,7 @@ public enum Soak {
         let start = Date()
         for index in 0..<count {
             switch try AsyncJob.start({ () -> Int in
-                AsyncJob.pause()
+                _ = AsyncJob.pause()
                 return index
             }) {
             case .paused(let job): holders.append(Holder(job))
@@ -124,7 +124,7 @@ public enum Soak {
                 }
                 var one: UInt64 = 1
                 _ = write(fd.rawValue, &one, 8)
-                AsyncJob.pause()
+                _ = AsyncJob.pause()
                 var value: UInt64 = 0
                 _ = read(fd.rawValue, &value, 8)
                 count += Int(value)

@@ -118,7 +118,7 @@ for jobs in [1, 100, 1000] {
     guard wanted("callback resume, \(jobs) jobs") else { continue }
     let m = try await measureLoop(notification: .callback, jobs: jobs) {
         AsyncJob.currentWaitContext?.invokeCallback()
-        AsyncJob.pause()
+        _ = AsyncJob.pause()
     }
     report("callback resume, \(jobs) jobs, no other thread", m)
 }
