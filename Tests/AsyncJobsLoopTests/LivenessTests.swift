@@ -4,6 +4,8 @@
 // between the others, then abandoned; the other jobs complete and shutdown returns. No timing
 // assertions: the time limit only turns a frozen loop into a failure instead of a hang.
 import AsyncJobs
+import AsyncJobsLoop
+import AsyncJobsTesting
 import Foundation
 import Synchronization
 import Testing

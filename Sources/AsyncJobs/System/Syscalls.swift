@@ -86,8 +86,8 @@ package enum EventCounter {
 }
 
 /// Unbuffered writes to standard error, for reports made just before the process aborts.
-enum StandardError {
-    static func write(_ message: String) {
+package enum StandardError {
+    package static func write(_ message: String) {
         var message = message
         message.withUTF8 { bytes in
             var offset = 0
