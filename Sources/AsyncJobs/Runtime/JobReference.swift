@@ -29,20 +29,22 @@ public struct JobReference: Hashable, Sendable {
     /// - Throws: ``AsyncJobError/Code/waitDescriptorUnavailable`` if no eventfd can be made.
     /// OpenSSL equivalent: `ASYNC_get_wait_fd()` (OpenSSL 1.1.0 development design).
     public func waitFD() throws(AsyncJobError) -> FileDescriptor {
-        try slot.wakeFD()
+        // A stale reference's record may serve another job, or read as zeros: never its fd.
+        guard isAlive else { throw AsyncJobError(.waitDescriptorUnavailable) }
+        return try slot.wakeFD()
     }
 
     /// Makes the job's wait descriptor readable.
     /// OpenSSL equivalent: `ASYNC_wake()` (first design).
     public func wake() {
-        guard let fd = try? slot.wakeFD() else { return }
+        guard isAlive, let fd = try? slot.wakeFD() else { return }
         EventCounter.signal(fd)
     }
 
     /// Makes the job's wait descriptor unreadable again.
     /// OpenSSL equivalent: `ASYNC_clear_wake()` (first design).
     public func clearWake() {
-        guard let fd = slot.existingWakeFD else { return }
+        guard isAlive, let fd = slot.existingWakeFD else { return }
         EventCounter.drain(fd)
     }
 

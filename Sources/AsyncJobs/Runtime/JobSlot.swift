@@ -49,9 +49,10 @@ import _CJobContext
         return unsafe JobSlot(machine: machine)
     }
 
-    /// A new record with no stack, state idle.
-    static func allocate() -> JobSlot {
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: allocationSize, alignment: 16)
+    /// Makes a record with no stack, state idle, at `raw` (`allocationSize` bytes, 16-byte
+    /// aligned, from `RecordRecycler`), starting at `generation`.
+    @discardableResult
+    static func initialize(at raw: UnsafeMutableRawPointer, generation: UInt64) -> JobSlot {
         let machine = unsafe raw.bindMemory(to: _ajctx_job.self, capacity: 1)
         unsafe machine.initialize(to: _ajctx_job())
         unsafe machine.pointee.wake_fd = -1
@@ -59,6 +60,7 @@ import _CJobContext
         unsafe (raw + recordOffset).bindMemory(to: JobRecord.self, capacity: 1).initialize(to: JobRecord())
         precondition(unsafe MemoryLayout<JobRecord>.offset(of: \.delivery) == 0, "JobRecord.delivery must come first")
         precondition(unsafe MemoryLayout<JobRecord>.offset(of: \.runnerStorage) == runnerOffset, "JobRecord layout")
+        slot.generation = generation
         return slot
     }
 

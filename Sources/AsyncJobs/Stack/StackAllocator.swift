@@ -53,8 +53,11 @@ public protocol StackAllocator: Sendable {
 ///
 /// Stacks are carved from chunks of up to 64 stacks mapped at once (`MAP_NORESERVE`: untouched
 /// pages cost nothing), one `mprotect` per stack for its guard page when it is first carved; a
-/// stack given back goes to a process-wide free list of its size and is handed out again, warm,
-/// without a system call. Chunks are never unmapped (like malloc's arenas).
+/// stack given back goes to a process-wide free list of its size and is handed out again without
+/// a system call: warm up to ``warmStackLimit`` per size, and past that mark with its memory given
+/// back to the system first (`MADV_DONTNEED`: a burst of paused jobs, once cleaned up, leaves
+/// little resident). Chunks are never unmapped (like malloc's arenas): the address space stays
+/// reserved, so a stale reference into a stack never faults.
 ///
 /// Where the kernel has lightweight guard regions (`madvise(MADV_GUARD_INSTALL)`, Linux 6.13),
 /// the guard page is one of those: it splits no mapping, so every stack can have one (the budget
@@ -91,6 +94,16 @@ public struct GuardedStackAllocator: StackAllocator {
     public static var guardedStackCount: Int {
         StackChunks.store.withLock { $0.guardedStacks }
     }
+
+    /// How many stacks given back, per stack size, stay warm (their memory kept, for the next
+    /// jobs to reuse without a page fault); the memory of every stack given back beyond them
+    /// goes back to the system (`madvise(MADV_DONTNEED)`: the stack stays reserved and reads as
+    /// zeros until reused). Process-wide; initially 64. Pools give their stacks back when they
+    /// are cleaned up (`JobPool.cleanUp()`, `ASYNC_cleanup_thread()`, thread exit) or trimmed.
+    public static var warmStackLimit: Int {
+        get { StackChunks.store.withLock { $0.warmStackLimit } }
+        set { StackChunks.store.withLock { $0.warmStackLimit = max(0, newValue) } }
+    }
 }
 
 /// The process-wide store behind ``GuardedStackAllocator``: per stack size, the stacks given
@@ -105,8 +118,21 @@ struct StackChunks: Sendable {
     static let chunkBytes = 4 << 20
     static let maximumStacksPerChunk = 64
 
+    /// `count` stacks of one size, `step` bytes apart from `lowest` up, with or without guard
+    /// pages.
+    struct ColdRun: Sendable {
+        var lowest: Int
+        var count: Int
+        let step: Int
+        let guarded: Bool
+    }
+
     struct SizeClass: Sendable {
+        /// Stacks given back with their memory kept (at most `warmStackLimit`), most recent last.
         var free: [StackMemory] = []
+        /// Stacks given back whose memory went back to the system, as runs of adjacent stacks
+        /// (a burst cleaned up gives back whole chunks: a few runs, not one entry per stack).
+        var cold: [ColdRun] = []
         /// Next uncarved slot of the current chunk, and the chunk's end (0: no chunk yet).
         var cursor = 0
         var end = 0
@@ -118,6 +144,8 @@ struct StackChunks: Sendable {
     /// of it (at least 4096) for the rest of the process's mappings (malloc arenas, threads,
     /// libraries).
     var guardPageBudget = StackChunks.defaultGuardPageBudget()
+    /// See `GuardedStackAllocator.warmStackLimit`.
+    var warmStackLimit = 64
 
     static func defaultGuardPageBudget() -> Int {
         if lightweightGuards { return 4_000_000 }
@@ -161,6 +189,12 @@ struct StackChunks: Sendable {
 
     mutating func take(usable: Int, page: Int) -> StackMemory? {
         if let stack = classes[usable]?.free.popLast() { return stack }
+        if var run = classes[usable]?.cold.popLast() {
+            run.count -= 1
+            let base = run.lowest + run.count * run.step
+            if run.count > 0 { classes[usable]?.cold.append(run) }
+            return unsafe StackMemory(base: UnsafeMutableRawPointer(bitPattern: base)!, byteCount: usable, hasGuardPage: run.guarded)
+        }
         // Guard pages while the budget lasts (each `mprotect` one splits the chunk's mapping,
         // costing two of the process's vm.max_map_count mappings): a slot is a guard page and the
         // stack. Past the budget a slot is the canary's bytes and the stack, so that the canary
@@ -193,7 +227,37 @@ struct StackChunks: Sendable {
         return unsafe StackMemory(base: start + page, byteCount: usable, hasGuardPage: guarded)
     }
 
+    /// Takes a stack back: warm while fewer than `warmStackLimit` of its size are, otherwise its
+    /// pages go back to the system first.
     mutating func give(_ stack: StackMemory) {
-        classes[stack.byteCount, default: SizeClass()].free.append(stack)
+        if classes[stack.byteCount, default: SizeClass()].free.count < warmStackLimit {
+            classes[stack.byteCount, default: SizeClass()].free.append(stack)
+            return
+        }
+        StackChunks.discardPages(of: stack)
+        let base = Int(bitPattern: unsafe stack.base)
+        let step = stack.byteCount + (stack.hasGuardPage ? VirtualMemory.pageSize : JobSlot.canaryBytes)
+        let runs = classes[stack.byteCount]?.cold.count ?? 0
+        if runs > 0, var run = classes[stack.byteCount]?.cold[runs - 1], run.guarded == stack.hasGuardPage,
+            run.step == step, base == run.lowest - step || base == run.lowest + run.count * step
+        {
+            if base < run.lowest { run.lowest = base }
+            run.count += 1
+            classes[stack.byteCount]?.cold[runs - 1] = run
+            return
+        }
+        classes[stack.byteCount, default: SizeClass()].cold.append(
+            ColdRun(lowest: base, count: 1, step: step, guarded: stack.hasGuardPage))
+    }
+
+    /// Gives back to the system the whole pages inside `stack`. A stack without a guard page
+    /// starts 64 bytes into a page, below which lies its canary (at the top of the stack before
+    /// it), and its top page holds the next stack's canary: such partial pages stay.
+    static func discardPages(of stack: StackMemory) {
+        let page = VirtualMemory.pageSize
+        let low = (Int(bitPattern: unsafe stack.base) + page - 1) / page * page
+        let high = (Int(bitPattern: unsafe stack.base) + stack.byteCount) / page * page
+        guard high > low else { return }
+        unsafe VirtualMemory.discard(UnsafeMutableRawPointer(bitPattern: low)!, byteCount: high - low)
     }
 }

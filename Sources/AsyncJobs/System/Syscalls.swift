@@ -23,6 +23,17 @@ enum VirtualMemory {
         return unsafe .success(address)
     }
 
+    /// `mmap` of private anonymous read-write memory for job records (`MAP_NORESERVE`). Never
+    /// interrupted (no EINTR).
+    static func mapRecords(byteCount: Int) -> Result<UnsafeMutableRawPointer, Errno> {
+        let address = unsafe mmap(nil, byteCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        let error = errno
+        guard let address = unsafe address, unsafe address != MAP_FAILED else {
+            return unsafe .failure(Errno(rawValue: error))
+        }
+        return unsafe .success(address)
+    }
+
     /// `mprotect(PROT_NONE)`: turns the lowest bytes of a stack into a guard region.
     static func protectNone(_ address: UnsafeMutableRawPointer, byteCount: Int) -> Result<Void, Errno> {
         let result = unsafe mprotect(address, byteCount, PROT_NONE)
@@ -30,6 +41,14 @@ enum VirtualMemory {
         if result == 0 { return .success(()) }
         precondition(error != EINVAL, "mprotect of a job stack guard page failed with EINVAL (misaligned address)")
         return .failure(Errno(rawValue: error))
+    }
+
+    /// `madvise(MADV_DONTNEED)`: gives the pages of `[address, address + byteCount)` back to the
+    /// system; the range stays mapped and reads as zeros until touched again. Page-aligned
+    /// arguments only; a failure leaves the memory as it was (nothing to report: it is advice).
+    static func discard(_ address: UnsafeMutableRawPointer, byteCount: Int) {
+        guard byteCount > 0 else { return }
+        _ = unsafe madvise(address, byteCount, MADV_DONTNEED)
     }
 
     /// `munmap`. Fails only for arguments no caller here can produce, so failure traps.
