@@ -2,9 +2,11 @@
 // What the library keeps per job, beside the switch layer's `_ajctx_job`.
 //
 // Layout of one allocation: [_ajctx_job, rounded up to 16 bytes][JobRecord] (`JobSlot.recordOffset`).
-// The memory is type-stable: a record is never returned to malloc, only to a process-wide free
-// list (`RecordRecycler`), and its generation grows on every reuse. A stale handle therefore
-// always reads a valid record and detects the mismatch, instead of touching freed memory.
+// The memory is type-stable: records live in slabs that are never unmapped, a record leaves its
+// pool only for a process-wide free list (`RecordRecycler`), and its generation grows on every
+// reuse. A stale handle therefore always reads a record and detects the mismatch, instead of
+// touching freed memory. A page of free records may be given back to the system: it then reads
+// as zeros (generation 0, idle, no pool), which every check refuses as well.
 
 /// Lifecycle of a job record.
 @usableFromInline enum JobState: UInt8 {
