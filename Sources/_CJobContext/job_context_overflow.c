@@ -69,6 +69,7 @@ static void report_and_abort(_ajctx_job *job, uintptr_t address) {
     abort();
 }
 
+#if !defined(AJCTX_USE_UCONTEXT) && (defined(__x86_64__) || defined(__aarch64__)) && defined(__ELF__)
 // Reads one word of this process without faulting (an unmapped address gives 0 instead).
 static uintptr_t read_word(uintptr_t address) {
     uintptr_t value = 0;
@@ -77,6 +78,7 @@ static uintptr_t read_word(uintptr_t address) {
     if (address == 0 || process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)sizeof value) return 0;
     return value;
 }
+#endif
 
 // A backtracer unwinds the job's stack up to its first frame, which has no caller: the code
 // that resumed the job is on the thread's own stack. Its return addresses, from the resumer's
