@@ -131,6 +131,12 @@ import _CJobContext
         guard let low = unsafe machine.pointee.stack_low else { return nil }
         let size = unsafe machine.pointee.stack_size
         if unsafe machine.pointee.guard_size != 0 { return unsafe StackMemory(base: low, byteCount: size, hasGuardPage: true) }
+        return unsafe unguardedStack(low: low, size: size)
+    }
+
+    /// `stack` for a stack without a guard page (out of line: the allocator's type is asked).
+    @inline(never)
+    private func unguardedStack(low: UnsafeMutableRawPointer, size: Int) -> StackMemory {
         if canaryBelowStack { return unsafe StackMemory(base: low, byteCount: size) }
         return unsafe StackMemory(base: low - JobSlot.canaryBytes, byteCount: size + JobSlot.canaryBytes)
     }
@@ -255,9 +261,15 @@ import _CJobContext
         return difference == 0
     }
 
-    /// Stops the process with a clear message if the job overran its stack.
+    /// Stops the process with a clear message if the job overran its stack (a stack with a
+    /// guard page has no canary: one test, inlined).
     @inline(__always)
     func checkCanary() {
+        if unsafe machine.pointee.guard_size == 0 { checkCanarySlowly() }
+    }
+
+    @inline(never)
+    private func checkCanarySlowly() {
         if !canaryIntact { StackOverflowReport.canaryOverwritten(self) }
     }
 
