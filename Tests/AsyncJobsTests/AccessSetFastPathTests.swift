@@ -13,7 +13,7 @@ import Testing
 private func bumpBothAcrossPause(_ first: inout Int, _ second: inout Int) {
     first += 1
     second += 1
-    AsyncJob.pause()
+    _ = AsyncJob.pause()
 }
 
 /// Runs one job that pauses with no access open, inside one access and inside two nested ones,
@@ -25,7 +25,7 @@ private func savedAccessSetsOfTheWorkload() -> [[UInt]] {
     let second = SharedCounter()
     var saved: [[UInt]] = []
     var outcome = try! AsyncJob.start { () -> Int in
-        AsyncJob.pause()
+        _ = AsyncJob.pause()
         bumpAcrossPause(&first.value)
         bumpBothAcrossPause(&first.value, &second.value)
         return first.value + second.value

@@ -32,9 +32,9 @@ struct JobLocalTests {
                 try AsyncJob.start { () -> [String?] in
                     var seen = [name.value]
                     name.value = value
-                    AsyncJob.pause()
+                    _ = AsyncJob.pause()
                     seen.append(name.value)
-                    AsyncJob.pause()
+                    _ = AsyncJob.pause()
                     seen.append(name.value)
                     return seen
                 }
@@ -85,7 +85,7 @@ struct JobLocalTests {
         try withFreshPool {
             let outcome = try AsyncJob.start { () -> Int in
                 tracked.value = counter.make()
-                AsyncJob.pause()
+                _ = AsyncJob.pause()
                 return counter.count
             }
             #expect(counter.count == 1, "the value died while its job was paused")
@@ -100,7 +100,7 @@ struct JobLocalTests {
             do {
                 guard case .paused = try AsyncJob.start({ () -> Int in
                     tracked.value = counter.make()
-                    AsyncJob.pause()
+                    _ = AsyncJob.pause()
                     return 0
                 }) else {
                     Issue.record("the job did not pause")
@@ -115,7 +115,7 @@ struct JobLocalTests {
         try JobPool.configure()
         let outcome = try AsyncJob.start { () -> Int in
             tracked.value = counter.make()
-            AsyncJob.pause()
+            _ = AsyncJob.pause()
             return 0
         }
         guard case .paused(let job) = consume outcome else {
@@ -133,7 +133,7 @@ struct JobLocalTests {
         let thread = Thread {
             if case .paused(let job) = try! AsyncJob.start({ () -> Int in
                 marker.value = Marker(released)
-                AsyncJob.pause()
+                _ = AsyncJob.pause()
                 return 0
             }) {
                 ThreadExitShelf.keep(PausedBox(job))  // left paused: the thread's exit cancels it

@@ -133,40 +133,6 @@ struct OverflowTests {
         #expect(message.contains("stack canary overwritten"))
     }
 
-    // Past the guard-page budget the default allocator's stacks carry a canary, written in the top
-    // page of the stack carved before (which that stack's job touches anyway): a paused job still
-    // costs about one page, not two.
-    @Test func canariesOfDefaultStacksCostNoPageOfTheirOwn() async {
-        await #expect(processExitsWith: .success) {
-            runSynchronously {
-                GuardedStackAllocator.guardPageBudget = GuardedStackAllocator.guardedStackCount
-                try! JobPool.configure(stackSize: 64 * 1024)
-                final class Holder {
-                    var job: PausedJob<Int, Never>?
-                    init(_ job: consuming PausedJob<Int, Never>) { self.job = consume job }
-                }
-                var holders: [Holder] = []
-                holders.reserveCapacity(4000)
-                let before = residentBytes()
-                for value in 0..<4000 {
-                    guard case .paused(let job) = try! AsyncJob.start({ () -> Int in
-                        _ = AsyncJob.pause()
-                        return value
-                    }) else { exit(2) }
-                    holders.append(Holder(job))
-                }
-                let perJob = (residentBytes() - before) / 4000
-                // Every canary intact: each job finishes (an overwritten one would abort).
-                var sum = 0
-                for holder in holders {
-                    guard case .finished(let value) = holder.job.take()?.resume() else { exit(3) }
-                    sum += value
-                }
-                exit(perJob < 6 * 1024 && sum == 3999 * 4000 / 2 ? 0 : 1)
-            }
-        }
-    }
-
     @Test func faultsOutsideJobStacksGoToTheEarlierHandler() async throws {
         // A null dereference outside any job still crashes the ordinary way (SIGSEGV, or the
         // sanitizer's own report in sanitizer builds).
@@ -210,3 +176,4 @@ struct GuardBudgetTests {
         }
     }
 }
+

@@ -60,10 +60,10 @@ struct SwitchHookTests {
             let outcome = try AsyncJob.start { () -> UInt in
                 seen.withLock { $0.append(ThreadWord.value) }  // the starter's word
                 ThreadWord.value = 10
-                AsyncJob.pause()
+                _ = AsyncJob.pause()
                 seen.withLock { $0.append(ThreadWord.value) }  // its own, not the resumer's 2
                 ThreadWord.value = 11
-                AsyncJob.pause()
+                _ = AsyncJob.pause()
                 return ThreadWord.value
             }
             #expect(ThreadWord.value == 1, "the job's word leaked to its starter")
@@ -90,9 +90,9 @@ struct SwitchHookTests {
                 try AsyncJob.start { () -> [UInt] in
                     var seen = [ThreadWord.value]
                     ThreadWord.value = word
-                    AsyncJob.pause()
+                    _ = AsyncJob.pause()
                     seen.append(ThreadWord.value)
-                    AsyncJob.pause()
+                    _ = AsyncJob.pause()
                     seen.append(ThreadWord.value)
                     return seen
                 }
@@ -150,7 +150,7 @@ struct SwitchHookTests {
             ThreadWord.value = 6
             if case .paused(let job) = try! AsyncJob.start({ () -> Int in
                 ThreadWord.value = 60
-                AsyncJob.pause()
+                _ = AsyncJob.pause()
                 return 0
             }) {
                 ThreadExitShelf.keep(PausedBox(job))  // left paused: the thread's exit cancels it
@@ -170,7 +170,7 @@ struct SwitchHookTests {
     @Test func aHookCannotBeAddedWhileAJobOfThePoolIsPaused() throws {
         try withFreshPool {
             guard case .paused(let job) = try AsyncJob.start({ () -> Int in
-                AsyncJob.pause()
+                _ = AsyncJob.pause()
                 return 1
             }) else {
                 Issue.record("the job did not pause")
