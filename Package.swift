@@ -3,7 +3,8 @@
 import PackageDescription
 
 // The root package is the library: the core (`AsyncJobs`), the job loop (`AsyncJobsLoop`), test
-// doubles (`AsyncJobsTesting`) and the C library. It depends on swift-system only; the
+// doubles (`AsyncJobsTesting`) and the C library. It depends on swift-system only (and on the
+// DocC plugin, a command that builds nothing into the library); the
 // `asyncjobs` command (Tools/), the benchmarks (Benchmarks/) and the NIO bridge (Integrations/)
 // are nested packages with dependencies of their own. docs/architecture.md describes the modules.
 
@@ -28,6 +29,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        // A command plugin only (`swift package generate-documentation`): nothing of it is built
+        // into the library or its users' programs.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // C and assembly, not API: create a machine context and switch to it.
@@ -64,7 +68,10 @@ let package = Package(
         .testTarget(
             name: "AsyncJobsTests",
             dependencies: ["AsyncJobs", "_CSystemShims", system],
-            swiftSettings: testHooks
+            swiftSettings: testHooks,
+            // The paused-job backtrace tests name the test's own functions: dladdr sees only
+            // symbols in the dynamic symbol table.
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"])]
         ),
         .testTarget(
             name: "AsyncJobsLoopTests",

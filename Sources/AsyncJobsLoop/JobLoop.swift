@@ -28,7 +28,7 @@ import SystemPackage
 /// ```
 /// - Important: jobs run only on the loop's thread: the thread that calls ``run()``, or the one
 ///   ``spawn(configuration:)`` creates. Every other member may be called from any thread.
-///   The loop takes over its thread's ``JobPool`` (it sets the pool's limits, and cleans the
+///   The loop takes over its thread's `JobPool` (it sets the pool's limits, and cleans the
 ///   pool up when it ends).
 /// OpenSSL equivalent: what an application such as `openssl speed -async_jobs` or an async TLS
 /// server writes itself around `ASYNC_start_job()` and `ASYNC_WAIT_CTX_get_changed_fds()`.
@@ -50,12 +50,18 @@ public final class JobLoop: Sendable {
         public var maxConcurrentJobs: Int
         /// Most accepted work waiting for a job; more is rejected. Default 65,536.
         public var maxQueuedWork: Int
-        /// Usable stack bytes per job (at least ``JobPool/minimumStackSize``).
+        /// Usable stack bytes per job (at least `JobPool/minimumStackSize`).
         public var stackSize: Int
         /// How engines announce completion. Default ``Notification/waitFD``.
         public var notification: Notification
         /// Most epoll events taken per wait. Default 1024.
         public var eventBatchSize: Int
+        /// Whether the loop's pool records when and how often each job pauses, for
+        /// ``JobLoop/pausedJobs(symbolicated:)`` (`JobPool/recordsPauses`). Default false.
+        public var recordsPauses = false
+        /// Told of each pause, resume, end and refused start of the loop's jobs, on the loop's
+        /// thread (for metrics); setting one makes the pool record pauses. Default nil.
+        public var poolObserver: (any JobPoolObserver)?
 
         /// A configuration; every argument has the default described on its property.
         public init(
@@ -120,6 +126,9 @@ public final class JobLoop: Sendable {
         var thread: PlatformThread?
         var roomWaiters: [RoomWaiter] = []
         var nextWaiterID: UInt64 = 0
+        /// Questions for the loop's thread (its paused jobs, its pool's census), answered at its
+        /// next turn.
+        var inspections: [Inspection] = []
     }
 
     /// The loop's configuration.
@@ -217,14 +226,19 @@ public final class JobLoop: Sendable {
         core.run()
         core.tearDown()
         EventCounter.close(epollFD)
-        let waiters = shared.withLock { shared -> [RoomWaiter] in
+        let (waiters, inspections) = shared.withLock { shared -> ([RoomWaiter], [Inspection]) in
             shared.finished = true
             shared.running = false
             EventCounter.close(wakeFD)
-            defer { shared.roomWaiters = [] }
-            return shared.roomWaiters
+            defer {
+                shared.roomWaiters = []
+                shared.inspections = []
+            }
+            return (shared.roomWaiters, shared.inspections)
         }
         for waiter in waiters { waiter.continuation.resume(throwing: JobLoopError(.shutDown)) }
+        // The loop has ended: it has no jobs left, paused or not.
+        for inspection in inspections { inspection.unanswered() }
     }
 
     /// Submits `body` to run as a job on the loop's thread.

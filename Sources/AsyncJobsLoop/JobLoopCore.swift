@@ -114,6 +114,7 @@ final class JobLoopCore {
     private var starting: [any LoopWork] = []
     private var callbacks: [Int32] = []
     private var cancellations: [any LoopWork] = []
+    private var inspections: [JobLoop.Inspection] = []
     private var shutdownMode: JobLoop.ShutdownMode?
     private let events: EpollEventBuffer
     private let edgeWatcher: Bool
@@ -135,6 +136,8 @@ final class JobLoopCore {
             // JobLoop.init validated both sizes and no job is made up front: cannot happen.
             preconditionFailure("JobLoop could not configure its pool: \(error)")
         }
+        if configuration.recordsPauses { JobPool.recordsPauses = true }
+        if let observer = configuration.poolObserver { JobPool.observer = observer }
         while true {
             exchange()
             handleCancellations()
@@ -157,12 +160,20 @@ final class JobLoopCore {
             swap(&inbox, &shared.inbox)
             swap(&callbacks, &shared.callbacks)
             swap(&cancellations, &shared.cancellations)
+            swap(&inspections, &shared.inspections)
             shutdownMode = shared.shutdown
             return releaseTakenOffQueue(&shared)
         }
         for waiter in granted { waiter.continuation.resume() }
         for work in inbox { pending.append(work) }
         inbox.removeAll(keepingCapacity: true)
+        if !inspections.isEmpty { answerInspections() }
+    }
+
+    /// Answers the questions about the loop's pool (on the loop's thread, whose pool it is).
+    private func answerInspections() {
+        for inspection in inspections { inspection.answer() }
+        inspections.removeAll()
     }
 
     /// Under the lock: the work taken off the queue no longer counts in `queued`; the room it
@@ -542,7 +553,7 @@ final class JobLoopCore {
             let mode = shutdownMode
             slept = loop.shared.withLock { shared in
                 if !shared.inbox.isEmpty || !shared.callbacks.isEmpty || !shared.cancellations.isEmpty
-                    || shared.shutdown != mode
+                    || !shared.inspections.isEmpty || shared.shutdown != mode
                 {
                     return false
                 }

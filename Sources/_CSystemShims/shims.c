@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// eventfd reads and writes without glibc's cancellation point, and the affinity mask's CPU
-// count (see system_shims.h).
+// eventfd reads and writes without glibc's cancellation point, the affinity mask's CPU count,
+// and dladdr (see system_shims.h).
 #define _GNU_SOURCE
 #include "system_shims.h"
 
+#include <dlfcn.h>
 #include <sched.h>
 
 #include <sys/syscall.h>
@@ -43,3 +44,12 @@ static __thread int aj_edge_watcher;
 void aj_thread_set_edge_watcher(int value) { aj_edge_watcher = value; }
 
 int aj_thread_edge_watcher(void) { return aj_edge_watcher; }
+
+int aj_symbol_for_address(const void *address, const char **name, const void **start, const char **image) {
+    Dl_info info;
+    if (dladdr(address, &info) == 0) return 0;
+    *name = info.dli_sname;
+    *start = info.dli_saddr;
+    *image = info.dli_fname;
+    return 1;
+}

@@ -21,6 +21,8 @@ extension PoolHandle {
         }
         let slot = RecordRecycler.take()
         slot.attach(stack: stack, allocator: allocator)
+        // (A record that left a recording pool lost its bit when its stack was detached.)
+        if recordsPauses { slot.recordsPauses = true }
         adopt(slot)
         return slot
     }
@@ -32,8 +34,8 @@ extension PoolHandle {
     func recycle(_ slot: JobSlot) {
         slot.generation &+= 1
         slot.state = .idle
-        let canary = slot.clearPauseBlocks()
-        if slot.needsOnlyTheFreeList(stackByteCount: stackByteCount, canary: canary) && total <= limit {
+        let kept = slot.clearPauseBlocks()
+        if slot.needsOnlyTheFreeList(stackByteCount: stackByteCount, canary: kept) && total <= limit {
             pushFree(slot)
         } else {
             recycleSlowly(slot)

@@ -66,9 +66,10 @@
     /// Everything that keeps a pause off the inlined path, in one word so that the path checks
     /// it once (zero: nothing does): the number of open `blockPause` calls
     /// (`PauseGate.blockMask`), a requested cancellation (`PauseGate.cancel`), a stack
-    /// without a guard page, whose canary every pause checks (`PauseGate.canary`), and job-local
-    /// storage to release when the job ends (`PauseGate.locals`). Read through
-    /// `JobSlot.blockCount`, `cancelRequested`, `checksCanary` and `hasLocals`.
+    /// without a guard page, whose canary every pause checks (`PauseGate.canary`), job-local
+    /// storage to release when the job ends (`PauseGate.locals`), and a pool that records
+    /// pauses (`PauseGate.recorded`). Read through `JobSlot.blockCount`, `cancelRequested`,
+    /// `checksCanary`, `hasLocals` and `recordsPauses`.
     @usableFromInline var pauseGate: UInt32 = 0
     @usableFromInline var generation: UInt64 = 0
     /// The pool that owns the job (and so the thread); nil while recycled.
@@ -97,7 +98,10 @@
     /// The job has job-local storage (in `nextFree`'s word): its pauses take the out-of-line path
     /// (which ignores this bit) and its finish the slow recycle, which releases the storage.
     @inlinable static var locals: UInt32 { 1 << 29 }
-    @inlinable static var blockMask: UInt32 { locals - 1 }
+    /// The job's pool records its pauses (PauseRecording.swift): every pause takes the full path,
+    /// which records it, so that the inlined one has nothing to record.
+    @inlinable static var recorded: UInt32 { 1 << 28 }
+    @inlinable static var blockMask: UInt32 { recorded - 1 }
     /// The bits a recycled job keeps until `recycleSlowly` has dealt with them.
-    @inlinable static var kept: UInt32 { canary | locals }
+    @inlinable static var kept: UInt32 { canary | locals | recorded }
 }

@@ -75,7 +75,10 @@ package enum PauseResult: Equatable, Sendable {
     ) throws(AsyncJobError) -> RawStep {
         if JobSlot.current != nil { return .insideJob }
         let pool = PoolHandle.current ?? JobPool.installDefaultPool()
-        guard let slot = try pool.acquire() else { return .noJobsAvailable }
+        guard let slot = try pool.acquire() else {
+            pool.observeNoJobs()
+            return .noJobsAvailable
+        }
         if let waitContext { slot.waitContext = waitContext }
         unsafe slot.prepare(runner: runner, body: body)
         guard unsafe slot.run(value: value, error: error) else {
@@ -180,8 +183,11 @@ package enum PauseResult: Equatable, Sendable {
             slot.suspend()
             return .cancelled
         }
+        // Out of the inlined pause's way: the recording bit sends every pause of the job here.
+        if slot.recordsPauses { slot.recordPause() }
         slot.state = .paused
         slot.suspend()
+        if slot.recordsPauses { slot.recordResume() }
         // Resumed. The changes the application saw are now old news (docs/contract.md).
         slot.resetWaitContextChanges()
         return slot.cancelRequested ? .cancelled : .resumed
@@ -194,6 +200,7 @@ package enum PauseResult: Equatable, Sendable {
         slot.cancelRequested = true
         let pool = slot.pool!
         var pausesAfterCancellation = 0
+        if slot.recordsPauses { pool.observeCancellation(of: slot) }
         while slot.state == .paused {
             // Its first resume is the one its pending pause returns false from; each further
             // round is a pause of a job that was told to stop waiting.

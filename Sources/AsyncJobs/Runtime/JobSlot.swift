@@ -98,13 +98,18 @@ import _CJobContext
         get { unsafe record.pointee.pauseGate & PauseGate.canary != 0 }
         nonmutating set { setGate(PauseGate.canary, newValue) }
     }
-    /// Forgets open blocks and a cancellation (a recycled job); keeps the stack's canary bit and
-    /// the job-local storage bit, and returns them (zero: neither).
+    /// Forgets open blocks and a cancellation (a recycled job); keeps the canary, job-local
+    /// storage and recording bits, and returns them (zero: none).
     @inlinable
     func clearPauseBlocks() -> UInt32 {
         let kept = unsafe record.pointee.pauseGate & PauseGate.kept
         unsafe record.pointee.pauseGate = kept
         return kept
+    }
+    /// Whether the job's pauses are recorded (its pool records pauses).
+    var recordsPauses: Bool {
+        get { unsafe record.pointee.pauseGate & PauseGate.recorded != 0 }
+        nonmutating set { setGate(PauseGate.recorded, newValue) }
     }
     @usableFromInline func setGate(_ bit: UInt32, _ on: Bool) {
         if on { unsafe record.pointee.pauseGate |= bit } else { unsafe record.pointee.pauseGate &= ~bit }
@@ -231,7 +236,8 @@ import _CJobContext
         unsafe machine.pointee.stack_size = 0
         unsafe machine.pointee.guard_low = nil
         unsafe machine.pointee.guard_size = 0
-        checksCanary = false
+        // Neither a canary nor its pool's recording stays with a record that leaves its pool.
+        unsafe record.pointee.pauseGate &= ~(PauseGate.canary | PauseGate.recorded)
         let fd = unsafe _ajctx_load_wake_fd(machine)
         if fd >= 0 {
             EventCounter.close(.init(rawValue: fd))
@@ -358,8 +364,17 @@ import _CJobContext
         let runner = unsafe runnerAddress.assumingMemoryBound(to: RunnerStorage.self).move().run
         // `delivery` is the record's first field: the record's address is the delivery's.
         unsafe runner(UnsafeMutableRawPointer(record).assumingMemoryBound(to: JobDelivery.self))
-        checkCanary()
+        // One test for both: a canary to check (a stack without a guard page), or the pool's
+        // record of the job's pauses to close (PauseRecording.swift).
+        if unsafe record.pointee.pauseGate & (PauseGate.canary | PauseGate.recorded) != 0 { bodyReturnedGated() }
         unsafe record.pointee.state = .finished
+    }
+
+    /// `runBody`'s end for a stack with a canary or a job whose pauses are recorded.
+    @inline(never)
+    func bodyReturnedGated() {
+        checkCanary()
+        if recordsPauses, let pool { pool.forgetPauses(of: self) }
     }
 }
 
@@ -452,8 +467,8 @@ extension JobSlot {
     /// a guarded stack of that size.
     @inlinable
     func needsOnlyTheFreeList(stackByteCount: Int, canary: UInt32) -> Bool {
-        // `canary` (the gate's kept bits) is zero for a stack with a guard page and no job-local
-        // storage.
+        // `canary` (the gate's kept bits) is zero for a stack with a guard page, no job-local
+        // storage, in a pool that does not record pauses.
         unsafe canary == 0 && record.pointee.waitContextAddress == nil && machine.pointee.wake_fd < 0
             && machine.pointee.stack_size == stackByteCount
     }

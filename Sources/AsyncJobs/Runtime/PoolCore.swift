@@ -9,7 +9,10 @@
 import _CJobContext
 
 /// State of one thread's job pool.
-@usableFromInline struct PoolCore {
+///
+/// Safe: its one pointer, `debugEntry`, belongs to the debuggers' registry and is only handed
+/// back to it (`PoolHandle.destroy`).
+@usableFromInline @safe struct PoolCore {
     /// Idle records, most recently used first (their stacks are warm).
     @usableFromInline var free: JobSlot?
     /// Every record of the pool, for cleanup.
@@ -27,6 +30,14 @@ import _CJobContext
     var allocator: StackAllocatorBox
     /// The pool's switch hooks (nil: none); each record of the pool has a block of them.
     var switchHooks: SwitchHookTable? = nil
+    /// Whether the pool's jobs record when and how often they pause (`PauseGate.recorded`).
+    var recordsPauses = false
+    /// What the recording jobs recorded, while they are started (`PauseRecording.swift`).
+    var pauseLog: [JobSlot: PauseLogEntry] = [:]
+    /// Told of pauses, resumes, ends and refused starts while the pool records pauses.
+    var observer: (any JobPoolObserver)?
+    /// The pool's entry in the list debuggers read (`_ajctx_debug`), nil if it could not be made.
+    var debugEntry: UnsafeMutablePointer<_ajctx_debug_pool>?
 }
 
 /// A reference to one thread's pool.
@@ -52,6 +63,8 @@ import _CJobContext
                 switchHooks: SwitchHookTable.processWide()))
         unsafe _ajctx_set_pool(UnsafeMutableRawPointer(core))
         unsafe ThreadExitHook.register(UnsafeMutableRawPointer(core))
+        unsafe core.pointee.debugEntry = PoolHandle.registerForDebuggers(core)
+        if JobPool.newPoolsRecordPauses.load(ordering: .relaxed) { unsafe PoolHandle(core: core).recordsPauses = true }
         // A guard-page hit is reported by a SIGSEGV handler, which needs a stack of its own.
         _ = _ajctx_install_overflow_handler()
         _ = _ajctx_thread_altstack_acquire()
@@ -78,6 +91,7 @@ import _CJobContext
             ThreadExitHook.unregister()
             _ajctx_thread_altstack_release()
         }
+        if let entry = unsafe core.pointee.debugEntry { unsafe _ajctx_debug_remove_pool(entry) }
         unsafe core.deinitialize(count: 1)
         unsafe core.deallocate()
     }

@@ -139,3 +139,21 @@ enum ProcFile {
         return Int(String(decoding: digits, as: UTF8.self))
     }
 }
+
+extension VirtualMemory {
+    /// The lowest resident page of [`low`, `high`), by `mincore` (the bytes are rounded out to
+    /// whole pages); nil if none is resident or the range is not mapped. Never interrupted.
+    static func lowestResidentPage(from low: UnsafeMutableRawPointer, to high: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer? {
+        let page = UInt(pageSize)
+        let first = UInt(bitPattern: low) & ~(page - 1)
+        let end = (UInt(bitPattern: high) + page - 1) & ~(page - 1)
+        guard end > first else { return nil }
+        let pages = Int((end - first) / page)
+        return unsafe withUnsafeTemporaryAllocation(of: UInt8.self, capacity: pages) { vector in
+            let result = unsafe mincore(UnsafeMutableRawPointer(bitPattern: first), Int(end - first), vector.baseAddress!)
+            guard result == 0 else { return nil }  // ENOMEM: not mapped (a custom allocator's memory)
+            guard let index = unsafe vector.firstIndex(where: { $0 & 1 != 0 }) else { return nil }
+            return unsafe UnsafeMutableRawPointer(bitPattern: first + UInt(index) * page)
+        }
+    }
+}

@@ -27,4 +27,8 @@ int aj_affinity_cpu_count(void);
 /// loop on its own thread while it watches engine descriptors edge-triggered.
 void aj_thread_set_edge_watcher(int value);
 int aj_thread_edge_watcher(void);
+
+/// dladdr(3) (a GNU extension Glibc's module does not export): the symbol containing `address`,
+/// its start and the file of its image, each NULL when unknown. Returns 0 if no image holds it.
+int aj_symbol_for_address(const void *address, const char **name, const void **start, const char **image);
 #endif
