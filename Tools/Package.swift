@@ -29,6 +29,8 @@ let package = Package(
             dependencies: [
                 "_CToolShims",
                 .product(name: "AsyncJobs", package: root),
+                .product(name: "AsyncJobsLoop", package: root),
+                .product(name: "AsyncJobsTesting", package: root),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
@@ -49,11 +51,13 @@ let package = Package(
                 "AsyncJobsExamples",
                 "AsyncJobsSpeed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            // Paused jobs' backtraces name functions through the dynamic symbol table.
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--export-dynamic"])]
         ),
         .testTarget(
             name: "AsyncJobsToolTests",
-            dependencies: ["AsyncJobsExamples", .product(name: "AsyncJobs", package: root)]
+            dependencies: ["AsyncJobsExamples", "AsyncJobsSpeed", .product(name: "AsyncJobs", package: root)]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,19 +1,39 @@
 // SPDX-License-Identifier: Apache-2.0
 // What `asyncjobs speed` prints: a table per operation (sync, jobs, Swift concurrency, with
 // ops/s and latency percentiles), and in `--targets` mode the project's performance targets
-// (issue item 5) with what this run measured.
+// with what this run measured; warnings when the machine was too busy for the figures to hold.
 import AsyncJobs
 import Foundation
 
 /// Formats measurements as the lines `asyncjobs speed` prints.
 public enum SpeedReport {
-    /// The run's heading: settings and machine.
-    public static func header(_ options: SpeedOptions, operations: [SpeedOperation]) -> [String] {
+    /// The run's heading: what it runs, on which machine.
+    public static func header(
+        _ options: SpeedOptions, operations: [SpeedOperation], variants: [SpeedVariant] = SpeedVariant.allCases
+    ) -> [String] {
+        let notify = options.notification == .waitFD ? "fd (eventfd + epoll)" : "callback"
+        var settings = ["\(options.jobs) in flight", "notify \(notify)", "\(Format.seconds(options.seconds)) s per variant"]
+        if operations.contains(where: { $0 != .accel }) { settings.insert("\(options.workers) engine workers", at: 1) }
+        if options.loops > 1 { settings.insert("1 to \(options.loops) loops", at: 1) }
+        if operations.contains(.accel) {
+            settings.append("accelerator \(Format.duration(options.latency)) latency, \(options.slots) slots")
+        }
+        return [
+            "asyncjobs speed: \(operations.map(\.rawValue).joined(separator: ", ")), each run as "
+                + variants.map { $0 == .concurrency ? "Swift concurrency" : $0.rawValue }.joined(separator: ", ")
+                + "; " + settings.joined(separator: ", "),
+            "machine: \(Machine.description)",
+        ]
+    }
+
+    /// The heading of `--targets`, which runs its own set of measurements.
+    public static func targetsHeader(_ options: SpeedOptions) -> [String] {
         [
-            "asyncjobs speed: \(operations.map(\.rawValue).joined(separator: ", ")); \(options.jobs) jobs, "
-                + "\(options.workers) workers, notify \(options.notification == .waitFD ? "fd" : "callback"), "
-                + (options.loops > 1 ? "1 to \(options.loops) loops, " : "")
-                + "\(Format.seconds(options.seconds)) s per variant",
+            "asyncjobs speed --targets: the simulated accelerator (\(Format.duration(options.latency)) latency, "
+                + "\(options.slots) slots) driven by one job loop at "
+                + SpeedTargets.jobCounts.map { Format.count(Double($0)) }.joined(separator: ", ")
+                + " jobs with fd and with callback notification, and by Swift concurrency tasks; "
+                + "\(Format.seconds(options.seconds)) s per run",
             "machine: \(Machine.description)",
         ]
     }
@@ -73,6 +93,12 @@ public enum SpeedReport {
         return lines
     }
 
+    /// A share as the targets show it: as many decimals as it takes not to read as `threshold`
+    /// when it is below it.
+    public static func percent(_ value: Double, against threshold: Double) -> String {
+        Format.percent(value, against: threshold)
+    }
+
     /// Ideal accelerator throughput: min(jobs, slots) / latency, in operations per second.
     public static func ideal(jobs: Int, _ options: SpeedOptions) -> Double {
         Double(min(jobs, options.slots)) / Format.secondsValue(options.latency)
@@ -127,6 +153,23 @@ enum Format {
 
     static func percent(_ value: Double) -> String { "\(fixed(value * 100, 1)) %" }
 
+    /// `value` with as many decimals as it takes not to read as `threshold` when it is below it
+    /// (89.96 % is not shown as 90.0 % next to a target of 90 %).
+    static func percent(_ value: Double, against threshold: Double) -> String {
+        "\(precise(value * 100, below: threshold * 100)) %"
+    }
+
+    /// `ratio`, likewise.
+    static func ratio(_ value: Double, against threshold: Double) -> String { "\(precise(value, below: threshold))x" }
+
+    private static func precise(_ value: Double, below threshold: Double) -> String {
+        for decimals in (value >= 10 ? 1 : 2)...4 {
+            let text = fixed(value, decimals)
+            if value >= threshold || Double(text)! < threshold { return text }
+        }
+        return "< " + fixed(threshold, 4)
+    }
+
     static func secondsValue(_ duration: Duration) -> Double {
         let (seconds, attoseconds) = duration.components
         return Double(seconds) + Double(attoseconds) / 1e18
@@ -135,8 +178,8 @@ enum Format {
     static func duration(_ duration: Duration) -> String { nanoseconds(secondsValue(duration) * 1e9) }
 }
 
-/// The machine, for the report's heading.
-enum Machine {
+/// The machine, for the report's heading, and whether it is quiet enough for the figures to hold.
+public enum Machine {
     static var description: String {
         var model = "unknown CPU"
         if let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
@@ -148,5 +191,56 @@ enum Machine {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first ?? "?"
         return "\(model), \(cores) cores, load \(load)"
+    }
+}
+
+extension Machine {
+    /// The processors' time counters of /proc/stat (all processors), in clock ticks.
+    public struct CPUTimes: Sendable {
+        /// Time stolen by the hypervisor for other guests.
+        public var steal: UInt64
+        /// All time counted.
+        public var total: UInt64
+
+        /// Now; nil where /proc/stat cannot be read.
+        public static func now() -> CPUTimes? {
+            guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+                let line = text.split(separator: "\n").first, line.hasPrefix("cpu ")
+            else { return nil }
+            // user nice system idle iowait irq softirq steal (guest time is already in user).
+            let fields = line.split(separator: " ").dropFirst().prefix(8).compactMap { UInt64($0) }
+            guard fields.count == 8 else { return nil }
+            return CPUTimes(steal: fields[7], total: fields.reduce(0, +))
+        }
+    }
+
+    /// The 1-minute load average, or nil.
+    static var loadAverage: Double? {
+        (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.flatMap {
+            Double($0)
+        }
+    }
+
+    /// Warnings about a machine too busy for this run's figures to be trusted: a load average
+    /// above the number of cores (other processes compete for them: the loop's figures can fall
+    /// by half), or more than 5 % of the CPU time stolen by the hypervisor since `start`.
+    public static func warnings(since start: CPUTimes?) -> [String] {
+        var warnings: [String] = []
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        if let load = loadAverage, load > Double(cores) {
+            warnings.append(
+                "warning: the machine is busy (load average \(Format.fixed(load, 1)) on \(cores) cores): other "
+                    + "processes take CPU time from these runs, so their figures can be far lower (half, or less) "
+                    + "than on a quiet machine; do not compare them with other runs")
+        }
+        if let start, let end = CPUTimes.now(), end.total > start.total {
+            let share = Double(end.steal &- start.steal) / Double(end.total - start.total)
+            if share > 0.05 {
+                warnings.append(
+                    "warning: the hypervisor took \(Format.percent(share)) of the CPU time during these runs "
+                        + "(steal time, /proc/stat): the figures understate what this code does on a machine of its own")
+            }
+        }
+        return warnings
     }
 }

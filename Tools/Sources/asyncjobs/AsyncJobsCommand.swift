@@ -3,11 +3,11 @@ import ArgumentParser
 import AsyncJobsExamples
 
 @main
-struct AsyncJobsCommand: ParsableCommand {
+struct AsyncJobsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "asyncjobs",
         abstract: "Stackful jobs that pause and resume, with OpenSSL's ASYNC semantics.",
-        subcommands: [Example.self, SoakCommand.self, SpeedCommand.self]
+        subcommands: [Example.self, PausedCommand.self, SoakCommand.self, SpeedCommand.self]
     )
 }
 

@@ -75,7 +75,14 @@ struct SpeedCommand: ParsableCommand {
             jobs: jobs, seconds: seconds, workers: workers, notification: notify == .fd ? .waitFD : .callback,
             latency: .microseconds(latencyUs), slots: slots, progress: !noProgress, loops: loops)
         let chosen = operations.isEmpty ? SpeedOperation.allCases : operations
-        SpeedReport.header(options, operations: targets ? [.accel] : chosen).forEach { print($0) }
+        let start = Machine.CPUTimes.now()
+        (targets ? SpeedReport.targetsHeader(options) : SpeedReport.header(
+            options, operations: chosen, variants: variants.isEmpty ? SpeedVariant.allCases : variants)).forEach {
+            print($0)
+        }
+        Machine.warnings(since: nil).forEach { print($0) }
+        // Said again at the end, where it is seen with the figures (and with the steal time).
+        defer { Machine.warnings(since: start).forEach { print($0) } }
         if targets {
             let met = try SpeedTargets.run(options) { print($0) }
             if !met {
