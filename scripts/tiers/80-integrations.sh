@@ -10,6 +10,9 @@
 # 3. a smoke run of `asyncjobs speed` from that build: every operation with both notify modes for
 #    one second, checking the exit status and the report's sections. It times nothing: the numbers
 #    are for docs/speed.md, not for CI.
+# 4. the nested package Metrics/ (swift-metrics, swift-prometheus): its tests, and its example
+#    prints the loop's metrics in Prometheus' format;
+# 5. `asyncjobs paused` lists a running loop's paused jobs with their pauses and backtraces.
 # Prints how long each step took.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -89,5 +92,24 @@ if [ $status -eq 0 ]; then
     cat "$out"
     status=1
   fi
+  # The paused jobs of a running loop: each request's job, its pauses, its stack and the demo's
+  # own functions in its backtrace.
+  step "asyncjobs paused" "$bin" paused --requests 4 --calls 3 --latency 100
+  out=$LAST_LOG
+  for want in "4 paused jobs of a loop" "pauses, stack" "KiB used of 64 KiB (guard page)" "handleRequest" \
+    "signResponse" "SimulatedAccelerator" "4 of 4 requests completed"; do
+    grep -qF -- "$want" "$out" || { echo "  asyncjobs paused: no '$want'"; cat "$out"; status=1; break; }
+  done
+fi
+
+step "metrics build" swift build --package-path Metrics --build-tests
+if [ $status -eq 0 ]; then
+  step "metrics tests" swift test --package-path Metrics --skip-build
+  grep -E "✘|Test run with [0-9]+ tests" "$LAST_LOG"
+  step "metrics example" swift run --package-path Metrics --skip-build asyncjobs-metrics-example
+  for want in "asyncjobs_jobs_started_total{loop=\"signing\"} 32" "asyncjobs_loop_completed_total{loop=\"signing\"} 32" \
+    "asyncjobs_pause_duration_count" "asyncjobs_jobs_paused{loop=\"signing\"} 0.0"; do
+    grep -qF -- "$want" "$LAST_LOG" || { echo "  metrics example: no '$want'"; cat "$LAST_LOG"; status=1; break; }
+  done
 fi
 exit $status
