@@ -260,7 +260,7 @@ package enum EngineWaiting {
     /// How a request submitted now, from the calling code, should be announced; nil when it
     /// should run inline (not in a job, or pausing is blocked, so nothing could resume us).
     /// - Throws: `CancellationError` if the running job is already cancelled.
-    /// - Throws: ``AsyncJobError`` if the engine's eventfd cannot be created.
+    /// - Throws: `AsyncJobError` if the engine's eventfd cannot be created.
     package static func target(forKey key: WaitContext.Key) throws -> NotificationTarget? {
         guard let job = RunningJob.current else { return nil }
         if job.isCancelRequested { throw CancellationError() }

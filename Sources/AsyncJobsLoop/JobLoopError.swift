@@ -45,7 +45,7 @@ public struct JobLoopError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What happened.
     public let code: Code
     /// The system error behind ``Code/threadUnavailable`` or ``Code/setupFailed`` (or behind
-    /// ``jobError``), as ``AsyncJobError/underlying`` is for the core.
+    /// ``jobError``), as `AsyncJobError/underlying` is for the core.
     public let underlying: Errno?
     /// The job system's error behind ``Code/jobUnavailable``.
     public let jobError: AsyncJobError?

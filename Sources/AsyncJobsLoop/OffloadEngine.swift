@@ -43,7 +43,7 @@ public final class OffloadEngine: Sendable {
     /// - Parameter work: the code to offload; it runs on one of the engine's threads.
     /// - Returns: what `work` returned.
     /// - Throws: what `work` threw; `CancellationError` if the job is cancelled before the work
-    ///   is done (the work may still run, its result is dropped); ``AsyncJobError`` if the
+    ///   is done (the work may still run, its result is dropped); `AsyncJobError` if the
     ///   engine's eventfd cannot be created.
     /// - Important: inside a job: call on the job's thread (as all job code does). Outside a
     ///   job, or with pausing blocked, `work` runs inline on the calling thread.

@@ -60,7 +60,7 @@ public final class SimulatedAccelerator: Sendable {
     ///   that each job got its own answer).
     /// - Returns: `payload`.
     /// - Throws: `CancellationError` if the job is cancelled first (the request still occupies
-    ///   its slot until its deadline); ``AsyncJobError`` if the eventfd cannot be created.
+    ///   its slot until its deadline); `AsyncJobError` if the eventfd cannot be created.
     /// - Important: outside a job (or with pausing blocked) it blocks the calling thread for the
     ///   request's duration.
     @available(*, noasync, message: "pauses the calling job; use submit(completion:) from Swift concurrency")
