@@ -64,6 +64,10 @@ void _ajctx_debug_remove_pool(_ajctx_debug_pool *entry) {
     free(entry);
 }
 
+// It reads another context's stack on purpose: not a bug for the sanitizers to report.
+#if defined(__clang__)
+__attribute__((no_sanitize("address", "thread")))
+#endif
 size_t _ajctx_backtrace(const _ajctx_job *job, uintptr_t *addresses, size_t capacity) {
 #if AJCTX_HAS_FRAME_LAYOUT
     uintptr_t low = (uintptr_t)job->stack_low;

@@ -2,6 +2,7 @@
 // The paused jobs a pool reports: where each is suspended, how deep its stack went, and, when
 // the pool records pauses, how often and for how long it paused.
 import AsyncJobs
+import Glibc
 import Synchronization
 import Testing
 
@@ -15,6 +16,9 @@ final class EventLog: JobPoolObserver {
     func jobEnded(cancelled: Bool) { events.withLock { $0.append(cancelled ? "cancelled" : "finished") } }
     func startFoundNoJob() { events.withLock { $0.append("no job") } }
 }
+
+/// Whether this build switches with ucontext (`ASYNCJOBS_UCONTEXT=1` at build and run time).
+let usesUcontextSwitch = getenv("ASYNCJOBS_UCONTEXT").map { String(cString: $0) == "1" } ?? false
 
 /// Pauses from a frame of its own, so that the backtrace has a function to find.
 @inline(never)
@@ -54,11 +58,16 @@ struct PausedJobsTests {
             #expect(report.pauseCount == nil, "nothing is recorded unless the pool records pauses")
             #expect(report.pausedFor == nil)
             let symbols = report.backtrace.compactMap(\.symbol)
-            #expect(symbols.contains { $0.contains("pauseInsideNamedFunction") }, "\(report)")
-            // The walk goes on past it, up to the job's entry in the library.
-            #expect(symbols.contains { $0.contains("runBody") }, "\(report)")
-            #expect(JobPool.pausedJobs(symbolicated: false).first?.backtrace.allSatisfy { $0.symbol == nil } == true)
-            #expect(JobPool.pausedJobs(maximumFrames: 1).first?.backtrace.count == 1)
+            if usesUcontextSwitch {
+                // The portable switch saves no frame layout to walk.
+                #expect(report.backtrace.isEmpty)
+            } else {
+                #expect(symbols.contains { $0.contains("pauseInsideNamedFunction") }, "\(report)")
+                // The walk goes on past it, up to the job's entry in the library.
+                #expect(symbols.contains { $0.contains("runBody") }, "\(report)")
+                #expect(JobPool.pausedJobs(symbolicated: false).first?.backtrace.allSatisfy { $0.symbol == nil } == true)
+                #expect(JobPool.pausedJobs(maximumFrames: 1).first?.backtrace.count == 1)
+            }
             guard case .finished(let value) = job.resume() else {
                 Issue.record("expected the end")
                 return
