@@ -92,12 +92,12 @@ if [ $status -eq 0 ]; then
     cat "$out"
     status=1
   fi
-  # The paused jobs of a running loop: each request's job, its pauses, its stack and the demo's
-  # own functions in its backtrace.
+  # The paused jobs of a running loop: each request's job, its pauses, its stack and the
+  # exported functions it waits in.
   step "asyncjobs paused" "$bin" paused --requests 4 --calls 3 --latency 100
   out=$LAST_LOG
-  for want in "4 paused jobs of a loop" "pauses, stack" "KiB used of 64 KiB (guard page)" "handleRequest" \
-    "signResponse" "SimulatedAccelerator" "4 of 4 requests completed"; do
+  for want in "paused jobs of a loop serving 4 requests" "pauses, stack" "KiB used of 64 KiB (guard page)" \
+    "EngineWaiting.pause" "SimulatedAccelerator.perform" "4 of 4 requests completed"; do
     grep -qF -- "$want" "$out" || { echo "  asyncjobs paused: no '$want'"; cat "$out"; status=1; break; }
   done
 fi

@@ -47,7 +47,8 @@ public enum PausedJobsDemo {
         return done == requests && !reports.isEmpty ? 0 : 1
     }
 
-    // Named, non-inlined and public (so exported: the backtraces name them) steps.
+    // Named, non-inlined steps. The backtraces name exported functions (dladdr); the optimizer's
+    // specialized copies of these are local symbols, shown as addresses (gdb names them).
 
     /// One request: `calls` device calls in turn.
     @inline(never)
