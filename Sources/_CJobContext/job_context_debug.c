@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // The pool registry and frame-pointer walk declared in job_context_debug.h. Nothing here runs on
 // a start, pause, resume or finish: a pool registers once, when its thread makes it.
+#define _GNU_SOURCE
 #include "job_context_debug.h"
 #include "job_context_layout.h"
 
+#include <dlfcn.h>
 #include <pthread.h>
+#include <string.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -15,6 +18,9 @@
 #if defined(__x86_64__)
 #define AJCTX_FRAME_FP AJCTX_FRAME_RBP
 #define AJCTX_FRAME_PC AJCTX_FRAME_RIP
+// SAJ_pause_job (Sources/CAsyncJobsCompat/saj_entry_x86_64_sysv_elf.S) pushes rbx, then calls the
+// switch: its caller's return address is one word above the saved frame.
+#define AJCTX_PAUSE_ENTRY_CALLER (AJCTX_FRAME_SIZE + 8)
 #else
 #define AJCTX_FRAME_FP AJCTX_FRAME_X29
 #define AJCTX_FRAME_PC AJCTX_FRAME_X30
@@ -23,6 +29,9 @@
 #define AJCTX_HAS_FRAME_LAYOUT 0
 #define AJCTX_FRAME_FP 0
 #define AJCTX_FRAME_PC 0
+#endif
+#ifndef AJCTX_PAUSE_ENTRY_CALLER
+#define AJCTX_PAUSE_ENTRY_CALLER 0
 #endif
 
 // `used`: kept in every build, even if nothing in the process refers to it (the debugger does).
@@ -34,6 +43,7 @@ __attribute__((used)) _ajctx_debug_info _ajctx_debug = {
     .guard_size_offset = offsetof(_ajctx_job, guard_size),
     .frame_fp_offset = AJCTX_FRAME_FP,
     .frame_pc_offset = AJCTX_FRAME_PC,
+    .pause_entry_caller_offset = AJCTX_PAUSE_ENTRY_CALLER,
 };
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -79,6 +89,13 @@ size_t _ajctx_backtrace(const _ajctx_job *job, uintptr_t *addresses, size_t capa
     uintptr_t fp = *(const uintptr_t *)(sp + AJCTX_FRAME_FP);
     if (pc == 0) return 0;
     addresses[count++] = pc;
+    // Suspended in the C library's assembly pause, which has no frame of its own: its caller is
+    // found from the stack, not from the frame-pointer chain (whose first link is the caller's).
+    Dl_info info;
+    if (AJCTX_PAUSE_ENTRY_CALLER != 0 && count < capacity && sp + AJCTX_PAUSE_ENTRY_CALLER + sizeof(uintptr_t) <= high
+        && dladdr((void *)pc, &info) != 0 && info.dli_sname != NULL && strcmp(info.dli_sname, "SAJ_pause_job") == 0) {
+        addresses[count++] = *(const uintptr_t *)(sp + AJCTX_PAUSE_ENTRY_CALLER);
+    }
     // Each frame: [fp] = the caller's frame pointer, [fp + 8] = the return address. The walk
     // stays inside the job's stack, so a frame without a frame pointer ends it early (it reads
     // a wrong but mapped word) instead of faulting.

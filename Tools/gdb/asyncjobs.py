@@ -28,7 +28,8 @@ MAGIC = 0x4A41475542454401
 # _ajctx_debug_info: magic, job_sp, stack_low, stack_size, guard_size, frame_fp, frame_pc, then the
 # layout (record, state, generation, next_in_pool, paused_state, pool_first), then the pool list.
 INFO_FIELDS = ("magic", "job_sp", "stack_low", "stack_size", "guard_size", "frame_fp", "frame_pc",
-               "record", "state", "generation", "next_in_pool", "paused_state", "pool_first", "pools")
+               "record", "state", "generation", "next_in_pool", "paused_state", "pool_first", "pools",
+               "pause_entry_caller")
 
 
 def read_u64(inferior, address):
@@ -95,6 +96,13 @@ def backtrace(inferior, info, job, limit):
         return []
     pcs = [read_u64(inferior, sp + info["frame_pc"])]
     fp = read_u64(inferior, sp + info["frame_fp"])
+    # Suspended in the C library's assembly SAJ_pause_job (no frame of its own): its caller's
+    # return address is on the stack above the saved frame.
+    offset = info["pause_entry_caller"]
+    if offset and sp + offset + 8 <= high:
+        text = gdb.execute("info symbol 0x%x" % pcs[0], to_string=True)
+        if text.startswith("SAJ_pause_job "):
+            pcs.append(read_u64(inferior, sp + offset))
     # As the library's own walk (_ajctx_backtrace): stay inside the stack, stop when the frame
     # pointers stop climbing or a return address is null.
     while len(pcs) < limit and sp <= fp and fp % 8 == 0 and fp + 16 <= high:

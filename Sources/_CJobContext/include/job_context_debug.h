@@ -58,6 +58,10 @@ typedef struct _ajctx_debug_info {
     _ajctx_debug_layout layout;
     /// Registered pools, most recent first.
     _ajctx_debug_pool *_Nullable pools;
+    /// For a job suspended in the C library's assembly `SAJ_pause_job` (x86_64), which saves the
+    /// context without a frame pointer of its own: the offset from the saved stack pointer of its
+    /// C caller's return address (0 where there is no such entry point).
+    uint64_t pause_entry_caller_offset;
 } _ajctx_debug_info;
 
 extern _ajctx_debug_info _ajctx_debug;
