@@ -61,7 +61,7 @@ public enum AsyncJob {
     ///   pauses 1,000 more times once cancelled stops the process with a message naming this
     ///   rule when it is cancelled synchronously (``PausedJob/cancel()``, dropping its handle,
     ///   ``JobPool/cleanUp()``), and is abandoned (its stack and record left allocated, a
-    ///   message on standard error) by a ``JobLoop``, which serves its other jobs meanwhile.
+    ///   message on standard error) by a `JobLoop`, which serves its other jobs meanwhile.
     /// OpenSSL equivalent: `ASYNC_pause_job()`.
     @available(*, noasync, message: "a job's stack belongs to one thread")
     @inlinable @inline(__always)

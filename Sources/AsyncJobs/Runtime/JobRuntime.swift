@@ -212,7 +212,7 @@ package enum PauseResult: Equatable, Sendable {
     }
 
     /// How many times a cancelled job may pause again before a synchronous cancellation stops
-    /// the process, or a ``JobLoop`` abandons it.
+    /// the process, or a `JobLoop` abandons it.
     package static let cancelledPauseLimit = 1_000
 
     static func trapCancelledJobKeptPausing(_ slot: JobSlot) -> Never {
