@@ -28,9 +28,12 @@ struct CrashTests {
             deadline: CrashTests.deadline)
         #expect(run.endedBeforeDeadline, "the crashed process's output never ended:\n\(run.output)")
         #expect(run.output.contains("crashing inside a job"))
-        // The resumer's return addresses (no unwinder gets there from the job's stack).
-        #expect(run.output.contains("swift-async-jobs: fault inside job 0x"))
-        #expect(run.output.contains("it was resumed from"))
+        // The resumer's return addresses (no unwinder gets there from the job's stack); the
+        // ucontext switch keeps no frame of the resumer to read them from.
+        if !usesUcontextSwitch {
+            #expect(run.output.contains("swift-async-jobs: fault inside job 0x"))
+            #expect(run.output.contains("it was resumed from"))
+        }
         if isAddressSanitized {
             #expect(run.exitStatus != 0)
         } else {
