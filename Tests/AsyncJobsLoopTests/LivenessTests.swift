@@ -18,9 +18,16 @@ private func waitIgnoringCancellation(for gate: Gate, started: Latch) -> Int {
     return 7
 }
 
+/// Whether LeakSanitizer checks this process: an abandoned job's stack and record stay allocated
+/// by design (docs/job-loop.md), which it would report as leaks.
+private let abandonedMemoryIsReported = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__asan_init") != nil
+
 // In the loop suite, which runs its tests one at a time: they count live frame objects.
 extension JobLoopTests {
-    @Test(.timeLimit(.minutes(2)), arguments: ["timeout", "ticket cancel"])
+    @Test(
+        .timeLimit(.minutes(2)),
+        .disabled(if: abandonedMemoryIsReported, "an abandoned job's memory stays allocated by design"),
+        arguments: ["timeout", "ticket cancel"])
     func aJobThatKeepsPausingAfterItsCancellationDoesNotStopTheOtherJobsOrShutdown(cancelledBy: String) async throws {
         let loop = try JobLoop.spawn(configuration: .init(maxConcurrentJobs: 256))
         let accelerator = try SimulatedAccelerator(latency: .microseconds(200), slots: 256)
@@ -58,7 +65,9 @@ extension JobLoopTests {
         accelerator.shutdown()
     }
 
-    @Test(.timeLimit(.minutes(2)))
+    @Test(
+        .timeLimit(.minutes(2)),
+        .disabled(if: abandonedMemoryIsReported, "an abandoned job's memory stays allocated by design"))
     func shutdownThatCancelsReturnsDespiteAJobThatKeepsPausing() async throws {
         let loop = try JobLoop.spawn(configuration: .init(maxConcurrentJobs: 16))
         let never = Gate()

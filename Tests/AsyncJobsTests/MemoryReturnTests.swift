@@ -14,7 +14,9 @@ private final class Holder {
 
 @Suite("Memory given back")
 struct MemoryReturnTests {
-    @Test func aBurstOfPausedJobsLeavesLittleResidentOnceCleanedUp() async {
+    // Sanitizers keep shadow memory and quarantines that resident memory cannot see past.
+    @Test(.disabled(if: isSanitized, "sanitizers' shadow memory hides what the library gives back"))
+    func aBurstOfPausedJobsLeavesLittleResidentOnceCleanedUp() async {
         let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
             runSynchronously { measureABurst() }
         }
