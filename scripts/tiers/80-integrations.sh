@@ -25,8 +25,8 @@ step() { # step NAME COMMAND...: runs it with its output in a log, prints the ti
   echo "+ $*"
   if "$@" >"$log" 2>&1; then
     echo "  $name: ok in $(( $(date +%s) - start ))s"
-    grep -E "warning:" "$log" | sort -u | head -20
-    if grep -q "warning:" "$log"; then echo "  $name: the build has warnings"; status=1; fi
+    grep -E "^/.*warning:" "$log" | sort -u | head -20
+    if grep -qE "^/.*warning:" "$log"; then echo "  $name: the build has warnings"; status=1; fi
   else
     grep -Ev '^\[[0-9]+/[0-9]+\] ' "$log" | tail -60
     echo "  $name: FAILED after $(( $(date +%s) - start ))s"
