@@ -130,7 +130,7 @@ extension JobRuntime {
     @inlinable @inline(__always)
     package static func pauseForeignResumed(_ job: UnsafeMutableRawPointer) -> Bool {
         let slot = unsafe JobSlot.from(address: job)
-        // The changes the application saw are now old news (SEMANTICS.md).
+        // The changes the application saw are now old news (docs/contract.md).
         if let address = unsafe slot.record.pointee.waitContextAddress,
             unsafe Unmanaged<WaitContext>.fromOpaque(address)._withUnsafeGuaranteedRef({
                 $0.hasChanges.load(ordering: .acquiring)
