@@ -9,7 +9,7 @@ ctx=Sources/_CJobContext
 out=.build-ctx/switch-bench
 mkdir -p "$out"
 run() { echo "+ $*"; "$@"; }
-srcs=(Benchmarks/switch/switch_bench.c Benchmarks/switch/swap_variants.S "$ctx/job_context.c"
+srcs=(Benchmarks/switch/switch_bench.c Benchmarks/switch/swap_variants.S "$ctx/job_context.c" "$ctx/job_context_task_locals.c"
       "$ctx/job_context_ucontext.c" "$ctx/jump_x86_64_sysv_elf.S")
 run gcc -O2 -I"$ctx/include" -I"$ctx" "${srcs[@]}" -o "$out/bench"
 run gcc -O2 -DAJCTX_USE_UCONTEXT -I"$ctx/include" -I"$ctx" "${srcs[@]}" -o "$out/bench_ucontext"

@@ -140,6 +140,19 @@ public enum AsyncJob {
     /// AArch64, and the ucontext fallback the rest).
     /// OpenSSL equivalent: `ASYNC_is_capable()`.
     public static var isCapable: Bool { true }
+
+    /// Whether jobs started and resumed on the calling thread have task-local values of their
+    /// own (true with the Swift runtime this package is tested with).
+    ///
+    /// A job then starts with copies of the task-local values its starter sees (as an
+    /// unstructured task does), sees only its own bindings after every resume, and never leaks
+    /// them to its resumer or to other jobs, on a plain thread as inside a task. Inside a job
+    /// there is no current task: `withUnsafeCurrentTask` gives nil and `Task.isCancelled` is
+    /// false (a job's cancellation is ``isCancelled``). False only if the package could not
+    /// find the runtime's task-local state (another Swift runtime), or if the environment
+    /// variable `ASYNCJOBS_JOB_TASK_LOCALS` is `0`: jobs then share their thread's task-local
+    /// values, and a job must not pause inside `TaskLocal.withValue`.
+    public static var isolatesTaskLocalValues: Bool { JobRuntime.isolatesTaskLocalValues }
 }
 
 /// The result of starting or resuming a job.

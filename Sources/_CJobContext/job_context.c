@@ -5,6 +5,7 @@
 // sanitizer runtimes' C entry points, or use `_Thread_local` with the initial-exec model.
 #include "job_context.h"
 #include "job_context_layout.h"
+#include "job_context_task_locals.h"
 
 // The frame layout's invariants (the .S files check that it matches their save order).
 _Static_assert(AJCTX_FRAME_SIZE % 16 == 0, "a suspended frame keeps the stack 16-byte aligned");
@@ -168,7 +169,11 @@ static uintptr_t *find_access_head(void) {
 done:
 #endif
     tls_access_probe = head;
-    if (AJCTX_PUBLISH_HEAD && head != AJCTX_HEAD_UNKNOWN) _ajctx_tls.access_head = head;
+    if (AJCTX_PUBLISH_HEAD && head != AJCTX_HEAD_UNKNOWN) {
+        // The inline switches read the task-local words whenever the head is published.
+        _ajctx_task_locals_publish();
+        _ajctx_tls.access_head = head;
+    }
     return head;
 }
 
@@ -200,12 +205,13 @@ done:
     } while (0)
 
 // ---- Switch hooks ----
-// A job with hooks carries AJCTX_HOOK_TAG in `access_set[0]` whenever the runtime's access-set
-// protocol is not looking at it: the inline switches compare that word (with 0 on resume, with
-// the thread's head on suspend and finish), the tag makes both comparisons fail, and so every
-// switch of such a job comes here. The out-of-line functions take the tag off around the
-// access-set swap and put it back. Jobs without hooks never see the tag: the inline switches
-// have no instruction more than before hooks existed.
+// A job with hooks, or with task-local state to swap (its own bindings, bindings to inherit,
+// or a resumer's hidden while it runs: job_context_task_locals.c), carries AJCTX_HOOK_TAG in
+// `access_set[0]` whenever the runtime's access-set protocol is not looking at it: the inline
+// switches compare that word (with 0 on resume, with the thread's head on suspend and finish),
+// the tag makes both comparisons fail, and so every switch of such a job comes here. The
+// out-of-line functions take the tag off around the access-set swap and put it back as the
+// job's state then requires. Jobs without either never see the tag.
 #define AJCTX_HOOK_TAG ((uintptr_t)1)
 
 void _ajctx_set_hooks(_ajctx_job *job, _ajctx_job_hooks *hooks) {
@@ -213,7 +219,7 @@ void _ajctx_set_hooks(_ajctx_job *job, _ajctx_job_hooks *hooks) {
     // The frame left by the last body loops through the other kind of finish: build a new one.
     job->reusable = 0;
     // The job is idle: no access of its is open, so its access set is empty (0).
-    job->access_set[0] = hooks != NULL ? AJCTX_HOOK_TAG : 0;
+    job->access_set[0] = hooks != NULL || job->task_locals != NULL ? AJCTX_HOOK_TAG : 0;
     job->access_set[1] = 0;
 }
 
@@ -268,28 +274,27 @@ size_t _ajctx_process_hooks(_ajctx_switch_hook *out, size_t capacity) {
     return count;
 }
 
-// The access-set swap of a switch into the job, with the hook tag taken off around it.
+// The access-set swap of a switch into the job, with the tag taken off around it, then the
+// task-local words; the tag stays on while the job runs if it had it or if the resumer's
+// task-local words were hidden (so that its switch out comes back here to restore them).
 static inline __attribute__((always_inline)) void enter_access_set(_ajctx_job *job) {
-    if (job->hooks != NULL) {
-        job->access_set[0] &= ~AJCTX_HOOK_TAG;
-        AJCTX_ENTER_ACCESS_SET(job);
-        job->access_set[0] |= AJCTX_HOOK_TAG;
-    } else {
-        AJCTX_ENTER_ACCESS_SET(job);
-    }
+    uintptr_t tag = job->access_set[0] & AJCTX_HOOK_TAG;
+    job->access_set[0] &= ~AJCTX_HOOK_TAG;
+    AJCTX_ENTER_ACCESS_SET(job);
+    if (_ajctx_task_locals_enter(job)) tag = AJCTX_HOOK_TAG;
+    job->access_set[0] |= tag;
 }
 
-// The hooks and the access-set swap of a switch out of the job (`ended`: its body returned).
+// The task-local words, the hooks and the access-set swap of a switch out of the job (`ended`:
+// its body returned). The tag stays if the job keeps hooks or task-local bindings.
 static inline __attribute__((always_inline)) void leave_job(_ajctx_job *job, int ended) {
+    _ajctx_task_locals_leave(job, ended);
     _ajctx_job_hooks *hooks = job->hooks;
-    if (hooks != NULL) {
-        hooks_leave(hooks, ended);
-        job->access_set[0] &= ~AJCTX_HOOK_TAG;
-        AJCTX_EXIT_ACCESS_SET(job);
-        job->access_set[0] |= AJCTX_HOOK_TAG;
-    } else {
-        AJCTX_EXIT_ACCESS_SET(job);
-    }
+    if (hooks != NULL) hooks_leave(hooks, ended);
+    uintptr_t tag = hooks != NULL || job->task_locals != NULL ? AJCTX_HOOK_TAG : 0;
+    job->access_set[0] &= ~AJCTX_HOOK_TAG;
+    AJCTX_EXIT_ACCESS_SET(job);
+    job->access_set[0] |= tag;
 }
 
 #if !defined(AJCTX_USE_UCONTEXT) && ((defined(__x86_64__) || defined(__aarch64__)) && defined(__ELF__))
@@ -347,11 +352,15 @@ static inline __attribute__((always_inline)) void switch_out(_ajctx_job *job) {
 #endif
 }
 
-// `_ajctx_suspend` of a job without hooks.
-static inline __attribute__((always_inline)) void suspend_without_hooks(_ajctx_job *job) {
-    AJCTX_EXIT_ACCESS_SET(job);
+// The end of a body of a job without hooks, out of line (its task-local bindings to let go,
+// the access set to swap through the runtime, or no inline switch on this thread).
+#if !AJCTX_ASAN
+static void finish_without_hooks(_ajctx_job *job) {
+    job->reusable = 1;
+    leave_job(job, 1);
     switch_out(job);
 }
+#endif
 
 // Runs first on the stack of a job without hooks: completes the sanitizers' view of the switch,
 // then runs one body after another on the same frame. After each it switches back to the resumer
@@ -365,23 +374,21 @@ static void job_entry(void *data) {
     __sanitizer_finish_switch_fiber(NULL, &job->asan_caller_bottom, &job->asan_caller_size);
 #endif
     for (;;) {
+        job->reusable = 0;  // a body runs (see `_ajctx_task_locals_enter`)
         job->entry(job);
+        // (A job that ends untagged has no task-local binding left: the body's own are popped
+        // by the scopes that pushed them, and a job with inherited ones is tagged.)
         uintptr_t *head = _ajctx_tls.access_head;
-        if (__builtin_expect(head != NULL, 1)) {
+        if (__builtin_expect(head != NULL && job->access_set[0] == *head, 1)) {
             job->reusable = 1;
-            if (__builtin_expect(job->access_set[0] == *head, 1)) {
-                job->access_set[0] = 0;  // the job left no access open
-                job->access_set[1] = 0;
-                _ajctx_swap(&job->job_sp, job->caller_sp, job);
-            } else {
-                suspend_without_hooks(job);
-            }
+            job->access_set[0] = 0;  // the job left no access open
+            job->access_set[1] = 0;
+            _ajctx_swap(&job->job_sp, job->caller_sp, job);
         } else {
 #if AJCTX_ASAN
             _ajctx_exit(job);
 #else
-            job->reusable = 1;
-            suspend_without_hooks(job);
+            finish_without_hooks(job);
 #endif
         }
     }
@@ -396,6 +403,7 @@ static void job_entry_with_hooks(void *data) {
     __sanitizer_finish_switch_fiber(NULL, &job->asan_caller_bottom, &job->asan_caller_size);
 #endif
     for (;;) {
+        job->reusable = 0;
         job->entry(job);
         _ajctx_finish(job);
     }
@@ -414,13 +422,16 @@ void _ajctx_prepare(_ajctx_job *job) {
     if (job->valgrind_id == 0)
         job->valgrind_id = VALGRIND_STACK_REGISTER(job->stack_low, top);
 #endif
+    // A body abandoned while paused leaves its task-local bindings: their values go now.
+    if (job->task_locals != NULL) _ajctx_discard_task_locals(job);
     job->access_set[0] = job->hooks != NULL ? AJCTX_HOOK_TAG : 0;
     job->access_set[1] = 0;
-    job->reusable = 0;
+    job->reusable = 1;  // at a body boundary: the next resume starts a body
     job->job_sp = _ajctx_make(top, job->hooks != NULL ? job_entry_with_hooks : job_entry);
 }
 
 void _ajctx_release(_ajctx_job *job) {
+    if (job->task_locals != NULL) _ajctx_discard_task_locals(job);
 #if AJCTX_TSAN
     if (job->tsan_fiber != NULL) {
         __tsan_destroy_fiber(job->tsan_fiber);

@@ -14,7 +14,7 @@ ctx=Sources/_CJobContext
 sup=Tests/JobContextTestSupport
 out=.build-ctx/context-c
 mkdir -p "$out"
-sources=(Tests/ContextC/switch_test.c "$ctx/job_context.c" "$ctx/job_context_ucontext.c"
+sources=(Tests/ContextC/switch_test.c "$ctx/job_context.c" "$ctx/job_context_task_locals.c" "$ctx/job_context_ucontext.c"
          "$ctx/jump_x86_64_sysv_elf.S" "$ctx/jump_arm64_aapcs_elf.S" "$sup/support.c" "$sup/probes.S")
 includes=(-I"$ctx/include" -I"$ctx" -I"$sup/include")
 warn=(-Wall -Wextra -Werror -g)

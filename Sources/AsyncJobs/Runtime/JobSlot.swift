@@ -518,3 +518,11 @@ extension JobSlot {
 private let jobEntry: @convention(c) (UnsafeMutablePointer<_ajctx_job>) -> Void = { machine in
     unsafe JobSlot(machine: machine).runBody()
 }
+
+extension JobRuntime {
+    /// Whether the calling thread's jobs have task-local values of their own
+    /// (job_context_task_locals.c; `AsyncJob.isolatesTaskLocalValues`).
+    package static var isolatesTaskLocalValues: Bool {
+        _ajctx_task_locals_isolated() != 0
+    }
+}

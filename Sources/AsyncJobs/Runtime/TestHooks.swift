@@ -28,10 +28,11 @@ package enum ContextTestHooks {
         _ajctx_access_set_inline() != 0
     }
 
-    /// The two words of Swift's access-set state that a paused job saved.
+    /// The two words of Swift's access-set state that a paused job saved (without the switch's
+    /// tag bit, which marks a job with hooks or task-local bindings and is not part of the set).
     package static func savedAccessSet(of job: JobReference) -> [UInt] {
         let machine = unsafe job.slot.machine
-        return unsafe [UInt(machine.pointee.access_set.0), UInt(machine.pointee.access_set.1)]
+        return unsafe [UInt(machine.pointee.access_set.0) & ~1, UInt(machine.pointee.access_set.1)]
     }
 
     /// The name of the switch implementation in this build.

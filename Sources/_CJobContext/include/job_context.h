@@ -66,8 +66,14 @@ typedef struct _ajctx_job {
     /// `_ajctx_set_hooks` while the job is idle. (In the padding before `reusable`: the
     /// structure keeps its size.)
     struct _ajctx_job_hooks *_Nullable hooks;
-    /// 1 while the stack holds the frame of a finished body that `_ajctx_finish` suspended: the
-    /// next `_ajctx_resume` continues it (and it runs the next body) instead of a fresh first frame.
+    /// The job's own Swift task-local bindings while it does not run: the runtime's per-thread
+    /// fallback storage, which the out-of-line switches swap (NULL: none;
+    /// job_context_task_locals.c).
+    void *_Nullable task_locals;
+    /// 1 while the stack holds a frame at a body boundary: a fresh first frame, or the frame of a
+    /// finished body that the finish suspended. The next `_ajctx_resume` then starts a body on it
+    /// (continuing the frame instead of building a fresh one). 0 while a body runs or is paused,
+    /// and when there is no frame.
     uint32_t reusable;
 } _ajctx_job;
 
@@ -197,6 +203,21 @@ typedef struct _ajctx_thread_state {
     /// and while the swap is switched off for a test. Non-NULL means the inline switches below
     /// may run.
     uintptr_t *_Nullable access_head;
+    /// The addresses of the Swift concurrency runtime's two per-thread words that task-local
+    /// values depend on: its fallback task-local storage (bindings made outside a task) and its
+    /// current task. Valid whenever `access_head` is non-NULL (published together); they point
+    /// at a word that is always 0 where the words were not found or following them is switched
+    /// off (ASYNCJOBS_JOB_TASK_LOCALS=0). The inline switches run only while both words are 0
+    /// on the way in and the first is 0 on the way out: otherwise the out-of-line switch gives
+    /// the job its own bindings and no task (job_context_task_locals.c).
+    uintptr_t *_Nullable tl_fallback;
+    uintptr_t *_Nullable tl_task;
+    /// While a job runs after an out-of-line switch hid them: the resumer's values of those two
+    /// words, restored when the job switches out. 0 otherwise.
+    uintptr_t tl_saved_fallback;
+    uintptr_t tl_saved_task;
+    /// 1 while the running job was entered with the resumer's words hidden (see above).
+    uintptr_t tl_hidden;
 } _ajctx_thread_state;
 
 extern _Thread_local _ajctx_thread_state _ajctx_tls __attribute__((tls_model("initial-exec")));
@@ -249,6 +270,29 @@ void *_ajctx_make(void *stack_top, void (*entry)(void *_Nullable data));
 /// switches back. No sanitizer or exclusivity bookkeeping.
 void *_Nullable _ajctx_swap(void *_Nullable *_Nonnull save, void *to, void *_Nullable data);
 
+// ---- Task-local values ----
+
+/// The inline switches' tests, folded into one comparison each (no branch of their own; only
+/// when `_ajctx_tls.access_head` is non-NULL, which publishes the task-local words' addresses).
+/// Into the job: its access-set word is 0 (no open access saved, no tag) and the thread has
+/// neither task-local bindings outside a task nor a current task. Out of it: the word is the
+/// head the job found on entry and the job has no task-local bindings.
+static inline __attribute__((always_inline)) int _ajctx_inline_resume_ok(const _ajctx_job *job) {
+    return (job->access_set[0] | *_ajctx_tls.tl_fallback | *_ajctx_tls.tl_task) == 0;
+}
+static inline __attribute__((always_inline)) int _ajctx_inline_suspend_ok(const _ajctx_job *job,
+                                                                          const uintptr_t *head) {
+    return ((job->access_set[0] ^ *head) | *_ajctx_tls.tl_fallback) == 0;
+}
+
+/// Lets go of the task-local bindings of a job that will never run again (abandoned while
+/// paused): destroys their values on the calling thread. Nothing if it has none.
+void _ajctx_discard_task_locals(_ajctx_job *job);
+
+/// Whether the calling thread's switches give each job its own task-local values: 1 yes, 0 no
+/// (the runtime's words were not found, or ASYNCJOBS_JOB_TASK_LOCALS=0).
+int _ajctx_task_locals_isolated(void);
+
 // ---- The switch inlined into its callers ----
 // The usual case of `_ajctx_resume`/`_ajctx_suspend`, without a call: the access-set head is
 // known (so no sanitizer hooks are needed), and the job left no access open when it last
@@ -259,7 +303,7 @@ void *_Nullable _ajctx_swap(void *_Nullable *_Nonnull save, void *to, void *_Nul
 /// its own copy alive across the switch).
 static inline __attribute__((always_inline)) _ajctx_job *_ajctx_resume_fast(_ajctx_job *job) {
     uintptr_t *head = _ajctx_tls.access_head;
-    if (__builtin_expect(head != NULL && job->access_set[0] == 0, 1)) {
+    if (__builtin_expect(head != NULL && _ajctx_inline_resume_ok(job), 1)) {
         job->access_set[0] = *head;  // the head the job finds on entry, to recognise it on suspend
         return (_ajctx_job *)_ajctx_swap(&job->caller_sp, job->job_sp, job);
     }
@@ -269,7 +313,7 @@ static inline __attribute__((always_inline)) _ajctx_job *_ajctx_resume_fast(_ajc
 
 static inline __attribute__((always_inline)) void _ajctx_suspend_fast(_ajctx_job *job) {
     uintptr_t *head = _ajctx_tls.access_head;
-    if (__builtin_expect(head != NULL && job->access_set[0] == *head, 1)) {
+    if (__builtin_expect(head != NULL && _ajctx_inline_suspend_ok(job, head), 1)) {
         job->access_set[0] = 0;  // the job left no access open
         job->access_set[1] = 0;
         _ajctx_swap(&job->job_sp, job->caller_sp, job);
@@ -284,7 +328,7 @@ static inline __attribute__((always_inline)) void _ajctx_suspend_fast(_ajctx_job
 /// caller then takes `_ajctx_resume`'s path).
 static inline __attribute__((always_inline)) int _ajctx_resume_prepare(_ajctx_job *job) {
     uintptr_t *head = _ajctx_tls.access_head;
-    if (__builtin_expect(head != NULL && job->access_set[0] == 0, 1)) {
+    if (__builtin_expect(head != NULL && _ajctx_inline_resume_ok(job), 1)) {
         job->access_set[0] = *head;
         return 1;
     }
@@ -295,7 +339,7 @@ static inline __attribute__((always_inline)) int _ajctx_resume_prepare(_ajctx_jo
 /// switches with `_ajctx_swap(&job->job_sp, job->caller_sp, job)`.
 static inline __attribute__((always_inline)) int _ajctx_suspend_prepare(_ajctx_job *job) {
     uintptr_t *head = _ajctx_tls.access_head;
-    if (__builtin_expect(head != NULL && job->access_set[0] == *head, 1)) {
+    if (__builtin_expect(head != NULL && _ajctx_inline_suspend_ok(job, head), 1)) {
         job->access_set[0] = 0;
         job->access_set[1] = 0;
         return 1;
