@@ -289,6 +289,37 @@ struct TaskLocalTests {
         #expect(seen == "job")
     }
 
+    @Test func bindingsOfAJobPausedWhenItsThreadExitsAreReleased() {
+        // One job paused inside its own binding, one holding only the copy it started with: the
+        // thread's exit cancels both, and both values go.
+        let own = ReleaseFlag()
+        let inherited = ReleaseFlag()
+        let thread = Thread {
+            if case .paused(let job) = try! AsyncJob.start({ () -> Int in
+                Values.$marker.withValue(BoundMarker(own)) { _ = AsyncJob.pause() }
+                return 0
+            }) {
+                ThreadExitShelf.keep(PausedBox(job))  // left paused: the thread's exit cancels it
+            }
+            Values.$marker.withValue(BoundMarker(inherited)) {
+                if case .paused(let job) = try! AsyncJob.start({ () -> Int in
+                    _ = AsyncJob.pause()
+                    return 0
+                }) {
+                    ThreadExitShelf.keep(PausedBox(job))
+                }
+            }
+        }
+        thread.start()
+        var waited = 0
+        while !(own.isSet && inherited.isSet) && waited < 10_000 {
+            usleep(1000)
+            waited += 1
+        }
+        #expect(own.isSet, "the binding of a job cancelled by its thread's exit was not released")
+        #expect(inherited.isSet, "the inherited value of a job cancelled by its thread's exit was not released")
+    }
+
     @Test func jobsWithoutBindingsLeaveAThreadsBindingsAlone() {
         let seen = onPlainThread { () -> [String?] in
             withFreshPool {
