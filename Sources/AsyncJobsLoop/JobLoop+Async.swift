@@ -18,6 +18,8 @@ extension JobLoop {
     ///   work never starts, a running job is cancelled); ``JobLoopError`` for a timeout or a
     ///   shutdown.
     /// - Important: while the loop's queue is full the task waits for room.
+    /// - Note: the job starts with copies of the calling task's task-local values (as a child
+    ///   task would), so logging metadata and tracing context follow the work.
     public func execute<Value: Sendable>(
         timeout: Duration? = nil, _ body: @escaping @Sendable () throws -> Value
     ) async throws -> Value {

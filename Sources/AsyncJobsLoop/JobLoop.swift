@@ -255,6 +255,8 @@ public final class JobLoop: Sendable {
     /// - Returns: ``Submission/accepted(_:)`` with a ticket that can cancel the work, or
     ///   ``Submission/rejected(_:)`` if the queue is full or the loop is shutting down.
     /// - Important: any thread, including the loop's own (from a job or a completion).
+    /// - Note: the job starts with copies of the task-local values the caller sees (as a task
+    ///   started here would), not with those of the loop's thread.
     @discardableResult
     public func submit<Value: Sendable>(
         timeout: Duration? = nil, _ body: @escaping @Sendable () throws -> Value,

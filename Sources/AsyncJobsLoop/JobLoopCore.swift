@@ -324,7 +324,15 @@ final class JobLoopCore {
         running += 1
         do {
             setEdgeWatcher(true)
-            let outcome = try AsyncJob.start(waitContext: entry.waitContext, work.makeJobBody())
+            // The job starts with the submitter's task-local values, if it had any.
+            let outcome =
+                if let taskLocals = work.taskLocals {
+                    try taskLocals.withInstalled { () throws(AsyncJobError) in
+                        try AsyncJob.start(waitContext: entry.waitContext, work.makeJobBody())
+                    }
+                } else {
+                    try AsyncJob.start(waitContext: entry.waitContext, work.makeJobBody())
+                }
             setEdgeWatcher(false)
             return handle(outcome, on: entry)
         } catch {

@@ -25,6 +25,8 @@ protocol LoopWork: AnyObject, Sendable {
     var isDone: Bool { get }
     /// -> done; false if it already was. Loop thread.
     func markDone() -> Bool
+    /// The task-local values of the code that submitted it, which its job starts with.
+    var taskLocals: CapturedTaskLocals? { get }
     /// The body to run as a job: runs the work and returns the call of its completion.
     func makeJobBody() -> () -> LoopCompletion
     /// Calls the completion with `error`.
@@ -45,6 +47,8 @@ final class TypedLoopWork<Value: Sendable>: LoopWork {
     let body: @Sendable () throws -> Value
     let completion: @Sendable (Result<Value, any Error>) -> Void
     let timeoutNanoseconds: UInt64
+    /// Captured where it is made, on the submitter's side (submit and execute make it there).
+    let taskLocals: CapturedTaskLocals?
     private let phase = Atomic<Int>(-2)
     private let cancelRequested = Atomic<Bool>(false)
 
@@ -54,6 +58,7 @@ final class TypedLoopWork<Value: Sendable>: LoopWork {
     ) {
         self.body = body
         self.completion = completion
+        taskLocals = CapturedTaskLocals.capture()
         if let timeout {
             // Saturating: a timeout of centuries (`.seconds(Int64.max)` for "never") must not trap.
             let (seconds, attoseconds) = timeout.components

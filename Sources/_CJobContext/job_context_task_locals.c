@@ -340,6 +340,51 @@ void _ajctx_discard_task_locals(_ajctx_job *job) {
     *tl_thread_task = task;
 }
 
+// ---- Values carried to a job started elsewhere ----
+
+void *_ajctx_task_locals_capture(void) {
+    if (!thread_words()) return NULL;
+    uintptr_t fallback = *tl_thread_fallback, task = *tl_thread_task;
+    if ((fallback | task) == 0) return NULL;
+    uintptr_t head = starter_head(fallback, task);
+    if (head == 0) return NULL;
+    // Copies pushed into a fresh storage of their own, the calling thread's words set aside
+    // for the while.
+    *tl_thread_task = 0;
+    *tl_thread_fallback = 0;
+    copy_bindings(head);
+    void *captured = (void *)*tl_thread_fallback;
+    *tl_thread_fallback = fallback;
+    *tl_thread_task = task;
+    return captured;
+}
+
+void _ajctx_task_locals_install(void *captured, uintptr_t saved[2]) {
+    saved[0] = 0;
+    saved[1] = 0;
+    if (captured == NULL || !thread_words()) return;
+    saved[0] = *tl_thread_fallback;
+    saved[1] = *tl_thread_task;
+    *tl_thread_task = 0;
+    *tl_thread_fallback = (uintptr_t)captured;
+}
+
+void _ajctx_task_locals_uninstall(void *captured, const uintptr_t saved[2]) {
+    if (captured == NULL || !thread_words()) return;
+    *tl_thread_fallback = saved[0];
+    *tl_thread_task = saved[1];
+}
+
+void _ajctx_task_locals_release(void *captured) {
+    if (captured == NULL || !thread_words()) return;
+    uintptr_t fallback = *tl_thread_fallback, task = *tl_thread_task;
+    *tl_thread_task = 0;
+    *tl_thread_fallback = (uintptr_t)captured;
+    while (*tl_thread_fallback != 0) swift_task_localValuePop();
+    *tl_thread_fallback = fallback;
+    *tl_thread_task = task;
+}
+
 #else
 // Other architectures and compilers: the runtime's words are not read (the code reading above is
 // x86_64 only), so jobs share their thread's task-local values and the switches never touch them.
@@ -363,4 +408,19 @@ void _ajctx_task_locals_leave(_ajctx_job *job, int ended) {
 }
 
 void _ajctx_discard_task_locals(_ajctx_job *job) { job->task_locals = NULL; }
+
+void *_ajctx_task_locals_capture(void) { return NULL; }
+
+void _ajctx_task_locals_install(void *captured, uintptr_t saved[2]) {
+    (void)captured;
+    saved[0] = 0;
+    saved[1] = 0;
+}
+
+void _ajctx_task_locals_uninstall(void *captured, const uintptr_t saved[2]) {
+    (void)captured;
+    (void)saved;
+}
+
+void _ajctx_task_locals_release(void *captured) { (void)captured; }
 #endif

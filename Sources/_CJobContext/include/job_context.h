@@ -289,6 +289,20 @@ static inline __attribute__((always_inline)) int _ajctx_inline_suspend_ok(const 
 /// paused): destroys their values on the calling thread. Nothing if it has none.
 void _ajctx_discard_task_locals(_ajctx_job *job);
 
+/// For a job that another thread (a loop) will start: copies of the task-local bindings the
+/// calling code sees (its task's, or its thread's outside a task), in a storage of their own, or
+/// NULL if there are none (or task-local values are not followed). Any thread.
+void *_Nullable _ajctx_task_locals_capture(void);
+
+/// Makes `captured` (from `_ajctx_task_locals_capture`) the calling thread's task-local bindings,
+/// with no current task, until `_ajctx_task_locals_uninstall` with the same `saved`: a job started
+/// in between starts with copies of them. Nothing if `captured` is NULL. Not inside a job.
+void _ajctx_task_locals_install(void *_Nullable captured, uintptr_t saved[_Nonnull 2]);
+void _ajctx_task_locals_uninstall(void *_Nullable captured, const uintptr_t saved[_Nonnull 2]);
+
+/// Destroys a captured storage's values and frees it (any thread; not while installed).
+void _ajctx_task_locals_release(void *_Nullable captured);
+
 /// Whether the calling thread's switches give each job its own task-local values: 1 yes, 0 no
 /// (the runtime's words were not found, or ASYNCJOBS_JOB_TASK_LOCALS=0).
 int _ajctx_task_locals_isolated(void);
