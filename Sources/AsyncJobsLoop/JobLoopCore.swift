@@ -325,14 +325,9 @@ final class JobLoopCore {
         do {
             setEdgeWatcher(true)
             // The job starts with the submitter's task-local values, if it had any.
-            let outcome =
-                if let taskLocals = work.taskLocals {
-                    try taskLocals.withInstalled { () throws(AsyncJobError) in
-                        try AsyncJob.start(waitContext: entry.waitContext, work.makeJobBody())
-                    }
-                } else {
-                    try AsyncJob.start(waitContext: entry.waitContext, work.makeJobBody())
-                }
+            let outcome = try work.taskLocals.withInstalled { () throws(AsyncJobError) in
+                try AsyncJob.start(waitContext: entry.waitContext, work.makeJobBody())
+            }
             setEdgeWatcher(false)
             return handle(outcome, on: entry)
         } catch {

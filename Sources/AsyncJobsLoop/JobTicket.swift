@@ -26,7 +26,7 @@ protocol LoopWork: AnyObject, Sendable {
     /// -> done; false if it already was. Loop thread.
     func markDone() -> Bool
     /// The task-local values of the code that submitted it, which its job starts with.
-    var taskLocals: CapturedTaskLocals? { get }
+    var taskLocals: TaskLocalSnapshot? { get }
     /// The body to run as a job: runs the work and returns the call of its completion.
     func makeJobBody() -> () -> LoopCompletion
     /// Calls the completion with `error`.
@@ -48,7 +48,7 @@ final class TypedLoopWork<Value: Sendable>: LoopWork {
     let completion: @Sendable (Result<Value, any Error>) -> Void
     let timeoutNanoseconds: UInt64
     /// Captured where it is made, on the submitter's side (submit and execute make it there).
-    let taskLocals: CapturedTaskLocals?
+    let taskLocals: TaskLocalSnapshot?
     private let phase = Atomic<Int>(-2)
     private let cancelRequested = Atomic<Bool>(false)
 
@@ -58,7 +58,7 @@ final class TypedLoopWork<Value: Sendable>: LoopWork {
     ) {
         self.body = body
         self.completion = completion
-        taskLocals = CapturedTaskLocals.capture()
+        taskLocals = TaskLocalSnapshot.capture()
         if let timeout {
             // Saturating: a timeout of centuries (`.seconds(Int64.max)` for "never") must not trap.
             let (seconds, attoseconds) = timeout.components

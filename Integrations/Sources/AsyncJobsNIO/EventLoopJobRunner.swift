@@ -78,12 +78,15 @@ public final class EventLoopJobRunner: Sendable {
     /// - Returns: a future completed on the event loop with `body`'s value or error, or with
     ///   ``Failure`` if the job could not run.
     /// - Important: any thread.
+    /// - Note: the job starts with copies of the task-local values the caller sees (as a task
+    ///   started here would), not with those of the event loop's thread.
     public func submit<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) -> EventLoopFuture<Value> {
         let promise = eventLoop.makePromise(of: Value.self)
+        let taskLocals = TaskLocalSnapshot.capture()
         if eventLoop.inEventLoop {
-            start(body, promise: promise)
+            start(body, taskLocals: taskLocals, promise: promise)
         } else {
-            eventLoop.execute { self.start(body, promise: promise) }
+            eventLoop.execute { self.start(body, taskLocals: taskLocals, promise: promise) }
         }
         return promise.futureResult
     }
@@ -103,13 +106,19 @@ public final class EventLoopJobRunner: Sendable {
 
     // MARK: On the event loop
 
-    private func start<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value, promise: EventLoopPromise<Value>) {
+    private func start<Value: Sendable>(
+        _ body: @escaping @Sendable () throws -> Value, taskLocals: TaskLocalSnapshot?, promise: EventLoopPromise<Value>
+    ) {
         let state = self.state.value
         guard !state.isShutDown else { return promise.fail(Failure.shutDown) }
         let slot = takeSlot(state)
         let work = TypedPausedWork(promise: promise)
         do {
-            let finished = work.settle(try AsyncJob.start(waitContext: slot.waitContext, body))
+            let finished = work.settle(
+                // (Inside a job the start is refused anyway, and a snapshot is not installed there.)
+                try (AsyncJob.isInJob ? nil : taskLocals).withInstalled { () throws(AsyncJobError) in
+                    try AsyncJob.start(waitContext: slot.waitContext, body)
+                })
             afterSegment(of: slot, work: work, finished: finished, state: state)
         } catch {
             release(slot, state: state)

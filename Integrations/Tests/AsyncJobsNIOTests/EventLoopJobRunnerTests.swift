@@ -10,7 +10,33 @@ import NIOPosix
 import Synchronization
 import Testing
 
+private enum RequestContext {
+    @TaskLocal static var id: String?
+}
+
 @Suite struct EventLoopJobRunnerTests {
+    @Test(arguments: [EventLoopJobRunner.Notification.callback, .waitFD])
+    func aJobStartsWithItsSubmittersTaskLocalValues(notification: EventLoopJobRunner.Notification) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let runner = try EventLoopJobRunner(eventLoop: group.next(), notification: notification)
+        let accelerator = try SimulatedAccelerator(latency: .microseconds(200), slots: 64)
+        let futures = (0..<32).map { index in
+            RequestContext.$id.withValue("request-\(index)") {
+                runner.submit { () throws -> [String?] in
+                    let before = RequestContext.id
+                    _ = try accelerator.perform(index)  // pauses while the other jobs run
+                    return [before, RequestContext.id]
+                }
+            }
+        }
+        for (index, future) in futures.enumerated() {
+            #expect(try await future.get() == ["request-\(index)", "request-\(index)"])
+        }
+        try await runner.shutdown().get()
+        accelerator.shutdown()
+        try await group.shutdownGracefully()
+    }
+
     @Test(arguments: [EventLoopJobRunner.Notification.callback, .waitFD])
     func manyJobsPausedInAnEngineEachCompleteWithTheirOwnValueOnTheLoop(
         notification: EventLoopJobRunner.Notification
