@@ -320,6 +320,39 @@ struct TaskLocalTests {
         #expect(inherited.isSet, "the inherited value of a job cancelled by its thread's exit was not released")
     }
 
+    @Test func aSnapshotCarriesValuesToAJobStartedOnAnotherThread() {
+        let released = ReleaseFlag()
+        let snapshot = Values.$name.withValue("submitter") {
+            Values.$marker.withValue(BoundMarker(released)) { TaskLocalSnapshot.capture() }
+        }
+        #expect(snapshot != nil)
+        #expect(!released.isSet, "the snapshot does not hold its copy")
+        let seen = onPlainThread { [snapshot] () -> [String?] in
+            withFreshPool {
+                let inside = drive(try! snapshot.withInstalled { try AsyncJob.start { () -> String? in
+                    _ = AsyncJob.pause()
+                    return Values.name
+                } }).value ?? nil
+                return [inside, Values.name]  // the thread's own values are back
+            }
+        }
+        #expect(seen == ["submitter", nil])
+        _ = consume snapshot
+        #expect(released.isSet, "the snapshot's values were not released with it")
+        #expect(onPlainThread { TaskLocalSnapshot.capture() == nil }, "a snapshot of nothing")
+    }
+
+    @Test func installingASnapshotInsideAJobTraps() async {
+        await #expect(processExitsWith: .failure) {
+            runSynchronously {
+                let snapshot = Values.$name.withValue("x") { TaskLocalSnapshot.capture() }
+                _ = drive(try! AsyncJob.start { () -> Int in
+                    snapshot.withInstalled { 0 }
+                })
+            }
+        }
+    }
+
     @Test func jobsWithoutBindingsLeaveAThreadsBindingsAlone() {
         let seen = onPlainThread { () -> [String?] in
             withFreshPool {
