@@ -5,7 +5,9 @@
 #include "system_shims.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <sched.h>
+#include <string.h>
 
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -37,6 +39,13 @@ int aj_affinity_cpu_count(void) {
     CPU_ZERO(&set);
     if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
     return CPU_COUNT(&set);
+}
+
+int aj_thread_set_name(const char *name) {
+    char truncated[16];
+    strncpy(truncated, name, sizeof truncated - 1);
+    truncated[sizeof truncated - 1] = '\0';
+    return pthread_setname_np(pthread_self(), truncated);
 }
 
 static __thread int aj_edge_watcher;

@@ -3,6 +3,7 @@
 // parking primitive (pthread mutex + condition variable) for threads that sleep until handed
 // work. Foundation's Thread would do, but the core library does not depend on Foundation.
 import Glibc
+import _CSystemShims
 import SystemPackage
 
 /// A joinable pthread running a Swift closure.
@@ -10,11 +11,10 @@ package struct PlatformThread: Sendable {
     private let handle: pthread_t
 
     /// `pthread_create` + `pthread_setname_np`: runs `body` on a new thread.
-    /// - Parameter name: for diagnostics only (glibc's `pthread_setname_np` is not imported
-    ///   into Swift without `_GNU_SOURCE`).
+    /// - Parameter name: the thread's name, as ps, top, gdb and /proc show it (its first 15 bytes).
     /// - Returns: the thread, or the error code of `pthread_create` (EAGAIN: out of threads).
     package static func spawn(name: String, _ body: @escaping @Sendable () -> Void) -> Result<PlatformThread, Errno> {
-        let start = unsafe Unmanaged.passRetained(ThreadStart(body)).toOpaque()
+        let start = unsafe Unmanaged.passRetained(ThreadStart(name: name, body)).toOpaque()
         var handle = pthread_t()
         let result = unsafe pthread_create(&handle, nil, threadEntry, start)
         if result != 0 {
@@ -41,13 +41,18 @@ package struct PlatformThread: Sendable {
 /// A thread's body, passed to the new thread through `Unmanaged`: retained by `passRetained` in
 /// `PlatformThread.spawn`, released by `takeRetainedValue` in `threadEntry`.
 private final class ThreadStart {
+    let name: String
     let body: @Sendable () -> Void
-    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    init(name: String, _ body: @escaping @Sendable () -> Void) {
+        self.name = name
+        self.body = body
+    }
 }
 
 private let threadEntry: @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? = { argument in
     // Balances `passRetained` in `PlatformThread.spawn`.
     let start = unsafe Unmanaged<ThreadStart>.fromOpaque(argument!).takeRetainedValue()
+    _ = unsafe aj_thread_set_name(start.name)  // diagnostics only: a failure changes nothing else
     start.body()
     return nil
 }

@@ -23,6 +23,10 @@ long aj_eventfd_take(int fd, uint64_t *value);
 /// CPU_COUNT), or -1 with errno set if the mask cannot be read.
 int aj_affinity_cpu_count(void);
 
+/// Names the calling thread (pthread_setname_np, which needs _GNU_SOURCE): the first 15 bytes of
+/// `name`, as ps, top, gdb and /proc show it. Returns 0 or an error number.
+int aj_thread_set_name(const char *name);
+
 /// A flag of the calling thread (thread-local storage, which Swift cannot declare): set by a job
 /// loop on its own thread while it watches engine descriptors edge-triggered.
 void aj_thread_set_edge_watcher(int value);
