@@ -327,8 +327,13 @@ struct TaskLocalTests {
         }
         #expect(snapshot != nil)
         #expect(!released.isSet, "the snapshot does not hold its copy")
-        let seen = onPlainThread { [snapshot] () -> [String?] in
-            withFreshPool {
+        // Handed over through a box, so that its last reference is the thread's local (a
+        // closure's capture may outlive the thread's work).
+        let handOver = Mutex<TaskLocalSnapshot?>(snapshot)
+        _ = consume snapshot
+        let seen = onPlainThread { () -> [String?] in
+            let snapshot = handOver.withLock { $0.take() }
+            return withFreshPool {
                 let inside = drive(try! snapshot.withInstalled { try AsyncJob.start { () -> String? in
                     _ = AsyncJob.pause()
                     return Values.name
@@ -337,7 +342,6 @@ struct TaskLocalTests {
             }
         }
         #expect(seen == ["submitter", nil])
-        _ = consume snapshot
         #expect(released.isSet, "the snapshot's values were not released with it")
         #expect(onPlainThread { TaskLocalSnapshot.capture() == nil }, "a snapshot of nothing")
     }
