@@ -63,6 +63,10 @@
     @usableFromInline var state: JobState = .idle
     /// Whether the finished body threw (its error is at `delivery.error`); cleared by `prepare`.
     @usableFromInline var failed = false
+    /// Whether the record is on `RecordRecycler`'s free list, and whether it came from the memory
+    /// allocator (`RecordRecycler.Recycling`); only the recycler, under its lock, reads and writes
+    /// it. (A byte of the padding before `pauseGate`: the record is no larger.)
+    var recycling: UInt8 = 0
     /// Everything that keeps a pause off the inlined path, in one word so that the path checks
     /// it once (zero: nothing does): the number of open `blockPause` calls
     /// (`PauseGate.blockMask`), a requested cancellation (`PauseGate.cancel`), a stack

@@ -11,12 +11,24 @@
 /// free is given back to the system (`MADV_DONTNEED`): it then reads as zeros (generation 0,
 /// state idle, no pool), which every check treats as a stale handle, and its records are made
 /// anew, with a generation above any they had, when one of them is next taken.
+///
+/// Taking a record off the list costs a few stores: whether a record is on the list is a byte of
+/// the record itself (`JobRecord.recycling`), read and written only under the store's lock, and
+/// only a record given back looks at its page's other records (16 bytes) to see whether the whole
+/// page is free.
 enum RecordRecycler {
-    private struct Page {
-        /// Records of the page on the free list.
-        var free = 0
-        /// The generation its records start at when made anew (after a discard).
-        var floor: UInt64 = 0
+    /// The bits of `JobRecord.recycling`.
+    enum Recycling {
+        /// On the recycler's free list.
+        static let listed: UInt8 = 1
+        /// From the memory allocator, not a slab (no slab could be mapped): never given back.
+        static let allocated: UInt8 = 2
+    }
+    /// A page of records given back to the system, and the generation its records start at when
+    /// made anew.
+    private struct DiscardedPage {
+        let address: UInt
+        let floor: UInt64
     }
     /// Free records form a doubly linked list through their `previousInPool`/`nextInPool`
     /// fields (unused while a record has no pool); a discarded page's records are on no list,
@@ -24,8 +36,7 @@ enum RecordRecycler {
     private struct Store: @unchecked Sendable {
         var head: JobSlot?
         var count = 0
-        var discarded: [UInt] = []
-        var pages: [UInt: Page] = [:]
+        var discarded: [DiscardedPage] = []
         /// Next uncarved record of the current slab, and the slab's end (0: none yet).
         var cursor: UInt = 0
         var end: UInt = 0
@@ -35,6 +46,7 @@ enum RecordRecycler {
             slot.nextInPool = head
             head?.previousInPool = slot
             head = slot
+            slot.recycling |= Recycling.listed
             count += 1
         }
 
@@ -43,6 +55,7 @@ enum RecordRecycler {
             slot.nextInPool?.previousInPool = slot.previousInPool
             slot.previousInPool = nil
             slot.nextInPool = nil
+            slot.recycling &= ~Recycling.listed
             count -= 1
         }
     }
@@ -52,52 +65,45 @@ enum RecordRecycler {
     /// Distance between records (no record straddles a page).
     static let stride = (JobSlot.allocationSize + 15) & ~15
     static let slabBytes = 1 << 20
+    /// Records per page (the last `pageSize % stride` bytes of a page hold none).
+    static let recordsPerPage = VirtualMemory.pageSize / stride
 
-    /// The records of the page at `page`.
-    private static func records(of page: UInt) -> [JobSlot] {
-        var result: [JobSlot] = []
-        var address = page
-        while address + UInt(stride) <= page + UInt(VirtualMemory.pageSize) {
-            result.append(unsafe JobSlot.from(address: UnsafeRawPointer(bitPattern: address)!))
-            address += UInt(stride)
-        }
-        return result
+    /// The `index`th record of the page at `page`.
+    private static func record(_ index: Int, of page: UInt) -> JobSlot {
+        unsafe JobSlot.from(address: UnsafeRawPointer(bitPattern: page + UInt(index * stride))!)
     }
 
     /// A recycled record, or a new one.
     static func take() -> JobSlot {
         let page = UInt(VirtualMemory.pageSize)
         return store.withLock { store -> JobSlot in
-            while true {
-                if let slot = store.head {
-                    store.unlink(slot)
-                    let pageAddress = UInt(bitPattern: unsafe slot.address) & ~(page - 1)
-                    store.pages[pageAddress]?.free -= 1
-                    return slot
+            if let slot = store.head {
+                store.unlink(slot)
+                return slot
+            }
+            if let discarded = store.discarded.popLast() {
+                // Make the page's records anew, above every generation they had; keep the first.
+                for index in 0..<recordsPerPage {
+                    unsafe JobSlot.initialize(
+                        at: UnsafeMutableRawPointer(bitPattern: discarded.address + UInt(index * stride))!,
+                        generation: discarded.floor)
                 }
-                guard let pageAddress = store.discarded.popLast() else { break }
-                // Make the page's records anew, above every generation they had; keep one.
-                let floor = store.pages[pageAddress]?.floor ?? 0
-                let all = records(of: pageAddress)
-                for slot in all {
-                    unsafe JobSlot.initialize(at: UnsafeMutableRawPointer(slot.address), generation: floor)
-                }
-                for slot in all.dropFirst() { store.link(slot) }
-                store.pages[pageAddress]?.free = all.count - 1
-                return all[0]
+                for index in 1..<recordsPerPage { store.link(record(index, of: discarded.address)) }
+                return record(0, of: discarded.address)
             }
             if store.cursor == 0 || store.cursor + UInt(stride) > store.end {
                 guard case .success(let slab) = unsafe VirtualMemory.mapRecords(byteCount: slabBytes) else {
                     // No memory for a slab: from the allocator (such a record is never given
                     // back to the system).
                     let raw = UnsafeMutableRawPointer.allocate(byteCount: JobSlot.allocationSize, alignment: 16)
-                    return unsafe JobSlot.initialize(at: raw, generation: 0)
+                    let slot = unsafe JobSlot.initialize(at: raw, generation: 0)
+                    slot.recycling = Recycling.allocated
+                    return slot
                 }
                 store.cursor = UInt(bitPattern: slab)
                 store.end = store.cursor + UInt(slabBytes)
             }
             let address = store.cursor
-            if store.pages[address & ~(page - 1)] == nil { store.pages[address & ~(page - 1)] = Page() }
             store.cursor += UInt(stride)
             // The next record on the next page if it would straddle this one's end.
             let pageEnd = (address & ~(page - 1)) + page
@@ -118,22 +124,27 @@ enum RecordRecycler {
         let pageAddress = UInt(bitPattern: unsafe slot.address) & ~(page - 1)
         store.withLock { store in
             store.link(slot)
-            guard var state = store.pages[pageAddress] else { return }  // from the allocator
-            state.free += 1
-            let all = records(of: pageAddress)
-            if state.free == all.count && store.count > keptRecords {
-                var highest: UInt64 = 0
-                for record in all {
-                    highest = max(highest, record.generation)
-                    store.unlink(record)
-                }
-                state.floor = highest &+ 1
-                state.free = 0
-                unsafe VirtualMemory.discard(UnsafeMutableRawPointer(bitPattern: pageAddress)!, byteCount: Int(page))
-                store.discarded.append(pageAddress)
+            guard store.count > keptRecords, slot.recycling & Recycling.allocated == 0 else { return }
+            for index in 0..<recordsPerPage where record(index, of: pageAddress).recycling & Recycling.listed == 0 {
+                return
             }
-            store.pages[pageAddress] = state
+            var highest: UInt64 = 0
+            for index in 0..<recordsPerPage {
+                let record = record(index, of: pageAddress)
+                highest = max(highest, record.generation)
+                store.unlink(record)
+            }
+            unsafe VirtualMemory.discard(UnsafeMutableRawPointer(bitPattern: pageAddress)!, byteCount: Int(page))
+            store.discarded.append(DiscardedPage(address: pageAddress, floor: highest &+ 1))
         }
+    }
+}
+
+extension JobSlot {
+    /// `JobRecord.recycling`; read and written only under the recycler's lock.
+    fileprivate var recycling: UInt8 {
+        get { unsafe record.pointee.recycling }
+        nonmutating set { unsafe record.pointee.recycling = newValue }
     }
 }
 

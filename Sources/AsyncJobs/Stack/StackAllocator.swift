@@ -54,10 +54,13 @@ public protocol StackAllocator: Sendable {
 /// Stacks are carved from chunks of up to 64 stacks mapped at once (`MAP_NORESERVE`: untouched
 /// pages cost nothing), one `mprotect` per stack for its guard page when it is first carved; a
 /// stack given back goes to a process-wide free list of its size and is handed out again without
-/// a system call: warm up to ``warmStackLimit`` per size, and past that mark with its memory given
-/// back to the system first (`MADV_DONTNEED`: a burst of paused jobs, once cleaned up, leaves
-/// little resident). Chunks are never unmapped (like malloc's arenas): the address space stays
-/// reserved, so a stale reference into a stack never faults.
+/// a system call: warm up to a mark per size, and past that mark with its memory given back to
+/// the system first (`MADV_DONTNEED`: a burst of paused jobs, once cleaned up, leaves little
+/// resident). The mark starts at ``warmStackLimit`` and grows by one for every stack that is
+/// needed again after its memory went back (up to 64 MiB of stacks per size: 1,024 of the default
+/// 64 KiB), so that bursts that come back find their stacks warm instead of faulting every one
+/// in again. Chunks are never unmapped (like malloc's arenas): the address space stays reserved,
+/// so a stale reference into a stack never faults.
 ///
 /// Where the kernel has lightweight guard regions (`madvise(MADV_GUARD_INSTALL)`, Linux 6.13),
 /// the guard page is one of those: it splits no mapping, so every stack can have one (the budget
@@ -95,14 +98,19 @@ public struct GuardedStackAllocator: StackAllocator {
         StackChunks.store.withLock { $0.guardedStacks }
     }
 
-    /// How many stacks given back, per stack size, stay warm (their memory kept, for the next
-    /// jobs to reuse without a page fault); the memory of every stack given back beyond them
-    /// goes back to the system (`madvise(MADV_DONTNEED)`: the stack stays reserved and reads as
-    /// zeros until reused). Process-wide; initially 64. Pools give their stacks back when they
-    /// are cleaned up (`JobPool.cleanUp()`, `ASYNC_cleanup_thread()`, thread exit) or trimmed.
+    /// How many stacks given back, per stack size, stay warm at least (their memory kept, for
+    /// the next jobs to reuse without a page fault); the memory of every stack given back beyond
+    /// the warm mark goes back to the system (`madvise(MADV_DONTNEED)`: the stack stays reserved
+    /// and reads as zeros until reused). The mark starts here and grows by one for every stack
+    /// taken again after its memory went back, up to 64 MiB of stacks per size (1,024 stacks of
+    /// the default 64 KiB): a process whose bursts of jobs repeat keeps what they reuse, one
+    /// burst leaves little resident. Setting this resets every size's mark to the new value and
+    /// at once gives back the memory of the warm stacks beyond it. Process-wide; initially 64.
+    /// Pools give their stacks back when they are cleaned up (`JobPool.cleanUp()`,
+    /// `ASYNC_cleanup_thread()`, thread exit) or trimmed.
     public static var warmStackLimit: Int {
         get { StackChunks.store.withLock { $0.warmStackLimit } }
-        set { StackChunks.store.withLock { $0.warmStackLimit = max(0, newValue) } }
+        set { StackChunks.store.withLock { $0.setWarmStackLimit(newValue) } }
     }
 }
 
@@ -127,8 +135,10 @@ struct StackChunks: Sendable {
         let guarded: Bool
     }
 
+    /// The stacks of one usable size.
     struct SizeClass: Sendable {
-        /// Stacks given back with their memory kept (at most `warmStackLimit`), most recent last.
+        let usable: Int
+        /// Stacks given back with their memory kept (at most `warmMark`), most recent last.
         var free: [StackMemory] = []
         /// Stacks given back whose memory went back to the system, as runs of adjacent stacks
         /// (a burst cleaned up gives back whole chunks: a few runs, not one entry per stack).
@@ -136,8 +146,14 @@ struct StackChunks: Sendable {
         /// Next uncarved slot of the current chunk, and the chunk's end (0: no chunk yet).
         var cursor = 0
         var end = 0
+        /// How many stacks given back stay warm: `warmStackLimit`, plus one for every stack
+        /// taken from `cold` since (up to `warmCeiling`): a burst that comes back finds its
+        /// stacks warm the next time.
+        var warmMark: Int
     }
-    var classes: [Int: SizeClass] = [:]
+    /// One entry per stack size in use (usually one or two): searched in order, and mutated in
+    /// place (a dictionary's accessors cost hundreds of instructions per stack).
+    var classes: [SizeClass] = []
     /// Stacks carved with a guard page so far (chunks are never unmapped).
     var guardedStacks = 0
     /// Most stacks to carve with a guard page: half of `vm.max_map_count` after keeping an eighth
@@ -146,6 +162,32 @@ struct StackChunks: Sendable {
     var guardPageBudget = StackChunks.defaultGuardPageBudget()
     /// See `GuardedStackAllocator.warmStackLimit`.
     var warmStackLimit = 64
+    /// The most stack bytes per size that a warm mark grows to (1,024 stacks of 64 KiB).
+    static let warmCeilingBytes = 64 << 20
+
+    /// The most stacks of `usable` bytes that stay warm however often they come back.
+    func warmCeiling(usable: Int) -> Int {
+        max(warmStackLimit, StackChunks.warmCeilingBytes / usable)
+    }
+
+    /// The index of the size class of `usable` bytes, made if there is none yet.
+    mutating func classIndex(usable: Int) -> Int {
+        for index in classes.indices where classes[index].usable == usable { return index }
+        classes.append(SizeClass(usable: usable, warmMark: warmStackLimit))
+        return classes.count - 1
+    }
+
+    /// Sets the warm reserve of every size to `limit` and gives back at once the memory of the
+    /// warm stacks beyond it.
+    mutating func setWarmStackLimit(_ limit: Int) {
+        warmStackLimit = max(0, limit)
+        for index in classes.indices {
+            classes[index].warmMark = warmStackLimit
+            while classes[index].free.count > warmStackLimit, let stack = classes[index].free.popLast() {
+                makeCold(stack, classIndex: index)
+            }
+        }
+    }
 
     static func defaultGuardPageBudget() -> Int {
         if lightweightGuards { return 4_000_000 }
@@ -188,11 +230,15 @@ struct StackChunks: Sendable {
     }
 
     mutating func take(usable: Int, page: Int) -> StackMemory? {
-        if let stack = classes[usable]?.free.popLast() { return stack }
-        if var run = classes[usable]?.cold.popLast() {
-            run.count -= 1
+        let index = classIndex(usable: usable)
+        if let stack = classes[index].free.popLast() { return stack }
+        if let last = classes[index].cold.indices.last {
+            // A stack whose memory was given back is needed again: the next time, one more stays warm.
+            if classes[index].warmMark < warmCeiling(usable: usable) { classes[index].warmMark += 1 }
+            classes[index].cold[last].count -= 1
+            let run = classes[index].cold[last]
+            if run.count == 0 { classes[index].cold.removeLast() }
             let base = run.lowest + run.count * run.step
-            if run.count > 0 { classes[usable]?.cold.append(run) }
             return unsafe StackMemory(base: UnsafeMutableRawPointer(bitPattern: base)!, byteCount: usable, hasGuardPage: run.guarded)
         }
         // Guard pages while the budget lasts (each `mprotect` one splits the chunk's mapping,
@@ -203,18 +249,16 @@ struct StackChunks: Sendable {
         // slot in 64 starts a page). The record writes the canary there (`JobSlot.attach`).
         let wantsGuard = guardedStacks < guardPageBudget
         let slot = usable + (wantsGuard ? page : JobSlot.canaryBytes)
-        var sizeClass = classes[usable] ?? SizeClass()
-        if sizeClass.cursor == 0 || sizeClass.cursor + slot > sizeClass.end {
+        if classes[index].cursor == 0 || classes[index].cursor + slot > classes[index].end {
             let count = max(1, min(StackChunks.maximumStacksPerChunk, StackChunks.chunkBytes / (usable + page)))
             guard case .success(let chunk) = unsafe VirtualMemory.mapStack(byteCount: count * (usable + page)) else {
                 return nil
             }
-            sizeClass.cursor = Int(bitPattern: chunk)
-            sizeClass.end = sizeClass.cursor + count * (usable + page)
+            classes[index].cursor = Int(bitPattern: chunk)
+            classes[index].end = classes[index].cursor + count * (usable + page)
         }
-        let start = unsafe UnsafeMutableRawPointer(bitPattern: sizeClass.cursor)!
-        sizeClass.cursor += slot
-        classes[usable] = sizeClass
+        let start = unsafe UnsafeMutableRawPointer(bitPattern: classes[index].cursor)!
+        classes[index].cursor += slot
         guard wantsGuard else {
             return unsafe StackMemory(base: start + JobSlot.canaryBytes, byteCount: usable, hasGuardPage: false)
         }
@@ -227,27 +271,33 @@ struct StackChunks: Sendable {
         return unsafe StackMemory(base: start + page, byteCount: usable, hasGuardPage: guarded)
     }
 
-    /// Takes a stack back: warm while fewer than `warmStackLimit` of its size are, otherwise its
-    /// pages go back to the system first.
+    /// Takes a stack back: warm while fewer than its size's `warmMark` are, otherwise its pages
+    /// go back to the system first.
     mutating func give(_ stack: StackMemory) {
-        if classes[stack.byteCount, default: SizeClass()].free.count < warmStackLimit {
-            classes[stack.byteCount, default: SizeClass()].free.append(stack)
+        let index = classIndex(usable: stack.byteCount)
+        if classes[index].free.count < classes[index].warmMark {
+            classes[index].free.append(stack)
             return
         }
+        makeCold(stack, classIndex: index)
+    }
+
+    /// Gives the memory of `stack` back to the system and adds it to its class's cold runs.
+    private mutating func makeCold(_ stack: StackMemory, classIndex index: Int) {
         StackChunks.discardPages(of: stack)
         let base = Int(bitPattern: unsafe stack.base)
         let step = stack.byteCount + (stack.hasGuardPage ? VirtualMemory.pageSize : JobSlot.canaryBytes)
-        let runs = classes[stack.byteCount]?.cold.count ?? 0
-        if runs > 0, var run = classes[stack.byteCount]?.cold[runs - 1], run.guarded == stack.hasGuardPage,
-            run.step == step, base == run.lowest - step || base == run.lowest + run.count * step
-        {
-            if base < run.lowest { run.lowest = base }
-            run.count += 1
-            classes[stack.byteCount]?.cold[runs - 1] = run
-            return
+        if let last = classes[index].cold.indices.last {
+            let run = classes[index].cold[last]
+            if run.guarded == stack.hasGuardPage, run.step == step,
+                base == run.lowest - step || base == run.lowest + run.count * step
+            {
+                if base < run.lowest { classes[index].cold[last].lowest = base }
+                classes[index].cold[last].count += 1
+                return
+            }
         }
-        classes[stack.byteCount, default: SizeClass()].cold.append(
-            ColdRun(lowest: base, count: 1, step: step, guarded: stack.hasGuardPage))
+        classes[index].cold.append(ColdRun(lowest: base, count: 1, step: step, guarded: stack.hasGuardPage))
     }
 
     /// Gives back to the system the whole pages inside `stack`. A stack without a guard page
@@ -261,3 +311,19 @@ struct StackChunks: Sendable {
         unsafe VirtualMemory.discard(UnsafeMutableRawPointer(bitPattern: low)!, byteCount: high - low)
     }
 }
+
+#if ASYNCJOBS_TEST_HOOKS
+/// Test-only view of ``GuardedStackAllocator``'s store.
+package enum StackStoreTestHooks {
+    /// For the stacks of `byteCount` usable bytes (a multiple of the page size): how many given
+    /// back are warm, how many are cold (their memory given back), and the size's warm mark.
+    package static func stacks(ofSize byteCount: Int) -> (warm: Int, cold: Int, warmMark: Int) {
+        StackChunks.store.withLock { store in
+            for sizeClass in store.classes where sizeClass.usable == byteCount {
+                return (sizeClass.free.count, sizeClass.cold.reduce(0) { $0 + $1.count }, sizeClass.warmMark)
+            }
+            return (0, 0, store.warmStackLimit)
+        }
+    }
+}
+#endif
