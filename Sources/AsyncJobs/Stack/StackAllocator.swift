@@ -52,7 +52,9 @@ public protocol StackAllocator: Sendable {
 /// faults instead of corrupting memory.
 ///
 /// Stacks are carved from chunks of up to 64 stacks mapped at once (`MAP_NORESERVE`: untouched
-/// pages cost nothing), one `mprotect` per stack for its guard page when it is first carved; a
+/// pages cost nothing), with the guard pages of the whole chunk installed in one system call where
+/// the kernel takes them so (lightweight guards through `process_madvise`, Linux 6.14), else one
+/// `madvise` or `mprotect` per stack when it is first carved; a
 /// stack given back goes to a process-wide free list of its size and is handed out again without
 /// a system call: warm up to a mark per size, and past that mark with its memory given back to
 /// the system first (`MADV_DONTNEED`: a burst of paused jobs, once cleaned up, leaves little
@@ -146,6 +148,10 @@ struct StackChunks: Sendable {
         /// Next uncarved slot of the current chunk, and the chunk's end (0: no chunk yet).
         var cursor = 0
         var end = 0
+        /// Whether every slot of the current chunk already has its guard page (installed for the
+        /// whole chunk in one system call when it was mapped); its slots are then all carved
+        /// guarded.
+        var chunkGuarded = false
         /// How many stacks given back stay warm: `warmStackLimit`, plus one for every stack
         /// taken from `cold` since (up to `warmCeiling`): a burst that comes back finds its
         /// stacks warm the next time.
@@ -241,26 +247,48 @@ struct StackChunks: Sendable {
             let base = run.lowest + run.count * run.step
             return unsafe StackMemory(base: UnsafeMutableRawPointer(bitPattern: base)!, byteCount: usable, hasGuardPage: run.guarded)
         }
+        return carve(classIndex: index, usable: usable, page: page)
+    }
+
+    /// A stack never handed out before, from the current chunk of its size or a new one (out of
+    /// line: the reuse paths above stay short).
+    @inline(never)
+    private mutating func carve(classIndex index: Int, usable: Int, page: Int) -> StackMemory? {
         // Guard pages while the budget lasts (each `mprotect` one splits the chunk's mapping,
         // costing two of the process's vm.max_map_count mappings): a slot is a guard page and the
         // stack. Past the budget a slot is the canary's bytes and the stack, so that the canary
         // lies at the top of the stack carved before it, in a page that stack's job touches
         // anyway (its first frame): writing the canary makes no page resident of its own (one
         // slot in 64 starts a page). The record writes the canary there (`JobSlot.attach`).
-        let wantsGuard = guardedStacks < guardPageBudget
-        let slot = usable + (wantsGuard ? page : JobSlot.canaryBytes)
+        var wantsGuard = classes[index].chunkGuarded || guardedStacks < guardPageBudget
+        var slot = usable + (wantsGuard ? page : JobSlot.canaryBytes)
         if classes[index].cursor == 0 || classes[index].cursor + slot > classes[index].end {
-            let count = max(1, min(StackChunks.maximumStacksPerChunk, StackChunks.chunkBytes / (usable + page)))
-            guard case .success(let chunk) = unsafe VirtualMemory.mapStack(byteCount: count * (usable + page)) else {
+            let step = usable + page
+            let count = max(1, min(StackChunks.maximumStacksPerChunk, StackChunks.chunkBytes / step))
+            guard case .success(let chunk) = unsafe VirtualMemory.mapStack(byteCount: count * step) else {
                 return nil
             }
             classes[index].cursor = Int(bitPattern: chunk)
-            classes[index].end = classes[index].cursor + count * (usable + page)
+            classes[index].end = classes[index].cursor + count * step
+            wantsGuard = guardedStacks < guardPageBudget
+            slot = usable + (wantsGuard ? page : JobSlot.canaryBytes)
+            // Lightweight guards for every slot of the chunk at once, when the budget covers them
+            // all: one system call per chunk instead of one per new job.
+            var chunkGuarded = false
+            if wantsGuard && StackChunks.lightweightGuards && guardedStacks + count <= guardPageBudget {
+                chunkGuarded = unsafe VirtualMemory.adviseRanges(
+                    first: chunk, count: count, stride: step, byteCount: page, advice: StackChunks.madviseGuardInstall)
+            }
+            classes[index].chunkGuarded = chunkGuarded
         }
         let start = unsafe UnsafeMutableRawPointer(bitPattern: classes[index].cursor)!
         classes[index].cursor += slot
         guard wantsGuard else {
             return unsafe StackMemory(base: start + JobSlot.canaryBytes, byteCount: usable, hasGuardPage: false)
+        }
+        if classes[index].chunkGuarded {
+            guardedStacks += 1
+            return unsafe StackMemory(base: start + page, byteCount: usable, hasGuardPage: true)
         }
         // If the guard cannot be installed, the stack relies on the canary, in the unused page.
         var guarded = false

@@ -51,6 +51,36 @@ enum VirtualMemory {
         _ = unsafe madvise(address, byteCount, MADV_DONTNEED)
     }
 
+    /// `process_madvise` (glibc 2.36), looked up once: Debian 12's headers declare it only under
+    /// `_GNU_SOURCE`, which the Glibc module does not define. Nil where the C library lacks it.
+    private static let processMadvise: (@convention(c) (Int32, UnsafePointer<iovec>, Int, Int32, UInt32) -> Int)? = {
+        guard let symbol = unsafe dlsym(nil, "process_madvise") else { return nil }
+        return unsafe unsafeBitCast(
+            symbol, to: (@convention(c) (Int32, UnsafePointer<iovec>, Int, Int32, UInt32) -> Int).self)
+    }()
+
+    /// `PIDFD_SELF` (Linux 6.14): the calling process, without a descriptor of its own.
+    private static let pidfdSelf: Int32 = -10000
+
+    /// Applies `advice` to `count` ranges of `byteCount` bytes, `stride` bytes apart from
+    /// `first`, in one `process_madvise` call on the calling process (at most 64 ranges).
+    /// Returns whether every range was advised; false where the kernel or the C library cannot
+    /// (before Linux 6.14, or for advice it does not take this way), and the caller then advises
+    /// each range on its own.
+    static func adviseRanges(
+        first: UnsafeMutableRawPointer, count: Int, stride: Int, byteCount: Int, advice: Int32
+    ) -> Bool {
+        guard let processMadvise = unsafe processMadvise, count > 0, count <= 64 else { return false }
+        return unsafe withUnsafeTemporaryAllocation(of: iovec.self, capacity: count) { ranges in
+            for index in 0..<count {
+                unsafe ranges.initializeElement(
+                    at: index, to: iovec(iov_base: first + index * stride, iov_len: byteCount))
+            }
+            let advised = unsafe processMadvise(pidfdSelf, ranges.baseAddress!, count, advice, 0)
+            return advised == count * byteCount
+        }
+    }
+
     /// `munmap`. Fails only for arguments no caller here can produce, so failure traps.
     static func unmap(_ address: UnsafeMutableRawPointer, byteCount: Int) {
         let result = unsafe munmap(address, byteCount)
