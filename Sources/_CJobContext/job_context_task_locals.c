@@ -46,6 +46,7 @@
 // reads, so a job sees what its starter saw.
 #include "job_context_task_locals.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,7 +114,7 @@ static void *tl_index;          // the runtime's tls_index for __tls_get_addr
 static int32_t tl_task_offset;  // the current task's word in the runtime's TLS block
 static int32_t tl_fallback_offset;
 static int32_t tl_task_head_offset;  // the chain head in a task
-static int tl_task_head_checked;     // 0 not yet, 1 checked, -1 wrong (never copy from a task)
+static int tl_task_head_checked;     // 0 not yet, 1 checked, -1 wrong (never copy from a task); atomic
 
 // Per thread: this file's record of the thread's words (NULL: not looked up yet).
 static _Thread_local uintptr_t *tl_thread_fallback __attribute__((tls_model("initial-exec")));
@@ -192,34 +193,38 @@ static int probe_binding(uintptr_t *word, int through_storage) {
 
 // Looks the calling thread's words up (and the process's layout, the first time). Returns 1 if
 // they are known: `tl_thread_fallback` and `tl_thread_task` then point at them.
-static int thread_words(void) {
-    if (__builtin_expect(tl_thread_fallback != NULL, 1)) return tl_thread_fallback != &ajctx_zero_word;
-    int state = __atomic_load_n(&tl_layout_state, __ATOMIC_ACQUIRE);
-    int check = 0;
-    if (state == 0) {
-        state = read_layout();
-        check = state == 1;
-    }
+// Once per process (on the first thread that needs the words): reads the code, then checks the
+// words found by behaviour on the calling thread, with no current task for its duration.
+static void find_layout(void) {
+    int state = read_layout();
     if (state == 1) {
         char *block = __tls_get_addr(tl_index);
-        tl_thread_fallback = (uintptr_t *)(block + tl_fallback_offset);
-        tl_thread_task = (uintptr_t *)(block + tl_task_offset);
-        if (check) {
-            // The behaviour check, once per process, with no current task for its duration.
-            uintptr_t task = *tl_thread_task;
-            *tl_thread_task = 0;
-            int ok = swift_task_getCurrent() == NULL && probe_binding(tl_thread_fallback, 1);
-            *tl_thread_task = task;
-            ok = ok && swift_task_getCurrent() == (void *)task;
-            if (!ok) state = -1;
-        }
+        uintptr_t *fallback = (uintptr_t *)(block + tl_fallback_offset);
+        uintptr_t *current = (uintptr_t *)(block + tl_task_offset);
+        uintptr_t task = *current;
+        *current = 0;
+        int ok = swift_task_getCurrent() == NULL && probe_binding(fallback, 1);
+        *current = task;
+        if (!(ok && swift_task_getCurrent() == (void *)task)) state = -1;
     }
-    if (check || state != 1) __atomic_store_n(&tl_layout_state, state, __ATOMIC_RELEASE);
-    if (state != 1) {
+    __atomic_store_n(&tl_layout_state, state, __ATOMIC_RELEASE);
+}
+
+static pthread_once_t tl_layout_once = PTHREAD_ONCE_INIT;
+
+// Looks the calling thread's words up (and the process's layout, the first time). Returns 1 if
+// they are known: `tl_thread_fallback` and `tl_thread_task` then point at them.
+static int thread_words(void) {
+    if (__builtin_expect(tl_thread_fallback != NULL, 1)) return tl_thread_fallback != &ajctx_zero_word;
+    pthread_once(&tl_layout_once, find_layout);
+    if (__atomic_load_n(&tl_layout_state, __ATOMIC_ACQUIRE) != 1) {
         tl_thread_fallback = &ajctx_zero_word;
         tl_thread_task = &ajctx_zero_word;
         return 0;
     }
+    char *block = __tls_get_addr(tl_index);
+    tl_thread_fallback = (uintptr_t *)(block + tl_fallback_offset);
+    tl_thread_task = (uintptr_t *)(block + tl_task_offset);
     return 1;
 }
 
@@ -237,12 +242,15 @@ int _ajctx_task_locals_isolated(void) { return thread_words(); }
 // 0 if none (or if the task's head could not be checked: the job then starts without them).
 static uintptr_t starter_head(uintptr_t fallback, uintptr_t task) {
     if (task != 0) {
-        if (tl_task_head_checked == 0) {
-            // Once per process, in the starter's task (the current task is still the starter's):
-            // a binding pushed now must appear at the head offset found.
-            tl_task_head_checked = probe_binding((uintptr_t *)(task + (uintptr_t)tl_task_head_offset), 0) ? 1 : -1;
+        int checked = __atomic_load_n(&tl_task_head_checked, __ATOMIC_RELAXED);
+        if (checked == 0) {
+            // In the first starter's task (the current task is still the starter's): a binding
+            // pushed now must appear at the head offset found. (Two threads may both check the
+            // first time: they reach the same answer.)
+            checked = probe_binding((uintptr_t *)(task + (uintptr_t)tl_task_head_offset), 0) ? 1 : -1;
+            __atomic_store_n(&tl_task_head_checked, checked, __ATOMIC_RELAXED);
         }
-        return tl_task_head_checked == 1 ? *(uintptr_t *)(task + (uintptr_t)tl_task_head_offset) : 0;
+        return checked == 1 ? *(uintptr_t *)(task + (uintptr_t)tl_task_head_offset) : 0;
     }
     return fallback != 0 ? *(uintptr_t *)fallback : 0;
 }
