@@ -17,8 +17,7 @@ enum CompatJobs {
     ) -> Int32 {
         guard let job = unsafe job else { return OpenSSLResult.failed(.nullArgument) }
         if let handle = unsafe job.pointee {
-            return unsafe OpenSSLResult.resumed(
-                JobRuntime.resumeForeign(UnsafeRawPointer(handle)), job: job, ret: ret)
+            return unsafe OpenSSLResult.resumed(JobRuntime.resumeForeign(UnsafeRawPointer(handle), ret: ret), job: job)
         }
         // Checked before the copy is made; JobRuntime.start checks it again.
         if AsyncJob.isInJob { return OpenSSLResult.failed(.nestedStart) }
@@ -31,14 +30,14 @@ enum CompatJobs {
             unsafe memory.copyMemory(from: args, byteCount: size)
             unsafe copy = memory
         }
-        let step: JobStep<Int32, Never>
+        let step: ForeignStart
         do {
             if let ctx = unsafe ctx {
                 step = unsafe try WaitContextHandle.withObject(ctx) { context throws(AsyncJobError) in
-                    unsafe try JobRuntime.start(waitContext: context, function: function, argument: copy)
+                    unsafe try JobRuntime.start(waitContext: context, function: function, argument: copy, ret: ret)
                 }
             } else {
-                step = unsafe try JobRuntime.start(waitContext: nil, function: function, argument: copy)
+                step = unsafe try JobRuntime.start(waitContext: nil, function: function, argument: copy, ret: ret)
             }
         } catch {
             unsafe free(copy)
@@ -48,7 +47,7 @@ enum CompatJobs {
         case .noJobsAvailable, .insideJob: unsafe free(copy)  // the job never took it
         case .finished, .paused: break
         }
-        return unsafe OpenSSLResult.startJob(step, job: job, ret: ret)
+        return unsafe OpenSSLResult.startJob(step, job: job)
     }
 }
 
@@ -79,15 +78,12 @@ func sajPauseLeave(_ job: UnsafeMutableRawPointer) -> Int32 {
 }
 
 /// SAJ_start_job resuming `*job` (not NULL), before the switch: SAJ_start_job's result (0-3: a
-/// resume taken whole, or refused), or the job to switch into; `value` receives the job
-/// function's result.
+/// resume taken whole, or refused), or the job to switch into (its record's address); `*ret`
+/// receives the job function's result if it returns (written by the job).
 @c(_saj_resume_enter)
-func sajResumeEnter(
-    _ job: UnsafeMutablePointer<OpaquePointer?>, _ ret: UnsafeMutablePointer<Int32>?,
-    _ value: UnsafeMutablePointer<Int32>
-) -> UInt {
+func sajResumeEnter(_ job: UnsafeMutablePointer<OpaquePointer?>, _ ret: UnsafeMutablePointer<Int32>?) -> UInt {
     let handle = unsafe UnsafeRawPointer(job.pointee.unsafelyUnwrapped)
-    if let running = unsafe JobRuntime.resumeForeignPrepare(handle, value: UnsafeMutableRawPointer(value)) {
+    if let running = unsafe JobRuntime.resumeForeignPrepare(handle, ret: ret) {
         return UInt(bitPattern: running)
     }
     return unsafe sajResumeWhole(handle, job, ret)
@@ -99,17 +95,14 @@ func sajResumeEnter(
 func sajResumeWhole(
     _ handle: UnsafeRawPointer, _ job: UnsafeMutablePointer<OpaquePointer?>, _ ret: UnsafeMutablePointer<Int32>?
 ) -> UInt {
-    unsafe UInt(OpenSSLResult.resumed(JobRuntime.resumeForeign(handle), job: job, ret: ret))
+    unsafe UInt(OpenSSLResult.resumed(JobRuntime.resumeForeign(handle, ret: ret), job: job))
 }
 
-/// SAJ_start_job, back from the switch: SAJ_PAUSE, or SAJ_FINISH with `*job` and `*ret` written.
+/// SAJ_start_job, back from the switch: SAJ_PAUSE, or SAJ_FINISH with `*job` cleared (`*ret`
+/// was written by the job).
 @c(_saj_resume_leave)
-func sajResumeLeave(
-    _ back: UnsafeMutableRawPointer, _ job: UnsafeMutablePointer<OpaquePointer?>,
-    _ ret: UnsafeMutablePointer<Int32>?, _ value: UnsafeMutablePointer<Int32>
-) -> Int32 {
+func sajResumeLeave(_ back: UnsafeMutableRawPointer, _ job: UnsafeMutablePointer<OpaquePointer?>) -> Int32 {
     guard unsafe JobRuntime.resumeForeignSwitchedBack(back) else { return SAJ_PAUSE }
-    if let ret = unsafe ret { unsafe ret.pointee = value.pointee }
     unsafe job.pointee = nil
     return SAJ_FINISH
 }

@@ -45,17 +45,13 @@ enum CompatFailure: Int32 {
 
 /// Maps Swift outcomes to OpenSSL's integers.
 enum OpenSSLResult {
-    /// The result of `ASYNC_start_job` for one step of a job, writing `*job` and `*ret` as the
-    /// page says: PAUSE sets `*job`; FINISH sets `*job = NULL` and `*ret` (when `ret` is not
-    /// NULL); NO_JOBS and ERR touch neither.
+    /// The result of `ASYNC_start_job` for one step of a job, writing `*job` as the page says:
+    /// PAUSE sets `*job`; FINISH sets `*job = NULL` (`*ret` was written by the job, when `ret`
+    /// is not NULL); NO_JOBS and ERR touch neither.
     @inline(__always)
-    static func startJob(
-        _ step: JobStep<Int32, Never>, job: UnsafeMutablePointer<OpaquePointer?>, ret: UnsafeMutablePointer<Int32>?
-    ) -> Int32 {
+    static func startJob(_ step: ForeignStart, job: UnsafeMutablePointer<OpaquePointer?>) -> Int32 {
         switch step {
-        case .finished(let result):
-            let value = result.get()
-            if let ret = unsafe ret { unsafe ret.pointee = value }
+        case .finished:
             unsafe job.pointee = nil
             return SAJ_FINISH
         case .paused(let reference):
@@ -68,14 +64,11 @@ enum OpenSSLResult {
         }
     }
 
-    /// `ASYNC_start_job()`'s result for a resumed handle.
+    /// `ASYNC_start_job()`'s result for a resumed handle (`*ret` was written by the job).
     @inline(__always)
-    static func resumed(
-        _ resume: ForeignResume, job: UnsafeMutablePointer<OpaquePointer?>, ret: UnsafeMutablePointer<Int32>?
-    ) -> Int32 {
+    static func resumed(_ resume: ForeignResume, job: UnsafeMutablePointer<OpaquePointer?>) -> Int32 {
         switch resume {
-        case .finished(let value):
-            if let ret = unsafe ret { unsafe ret.pointee = value }
+        case .finished:
             unsafe job.pointee = nil
             return SAJ_FINISH
         case .paused:

@@ -12,9 +12,12 @@
 //                                       whole pause ran on the general path); otherwise the job
 //                                       to switch out of (its state set, its access set saved)
 //   _saj_pause_leave(job)            -> SAJ_pause_job's result, after the job was resumed
-//   _saj_resume_enter(job, ret, &v)  -> 0..3: done, SAJ_start_job's result (a refused or unusual
-//                                       resume, run whole); otherwise the job to switch into
-//   _saj_resume_leave(job, job, ret, &v) -> SAJ_PAUSE or SAJ_FINISH, after the switch back
+//   _saj_resume_enter(job, ret)      -> 0..3: done, SAJ_start_job's result (a refused or unusual
+//                                       resume, run whole); otherwise the job to switch into (the
+//                                       record's address: *job is a tagged handle, see
+//                                       JobReference+OpaqueHandle.swift, and only the Swift half
+//                                       reads it); the job writes its value to *ret itself
+//   _saj_resume_leave(rec, job)      -> SAJ_PAUSE or SAJ_FINISH, after the switch back
 // SAJ_start_job with *job == NULL (a new job) goes on to the Swift `_saj_start_job_new`, a tail
 // jump with the arguments untouched.
 //
@@ -82,38 +85,24 @@ SAJ_start_job:
     je 2f
     cmpq $0, (%rdi)
     je 2f
-    // A resume: job in rbx, ret in r12, the job's value at (%rsp).
+    // A resume: job (the SAJ_JOB **) in rbx; the push also aligns the stack for the calls.
     pushq %rbx
     .cfi_adjust_cfa_offset 8
     .cfi_rel_offset rbx, 0
-    pushq %r12
-    .cfi_adjust_cfa_offset 8
-    .cfi_rel_offset r12, 0
-    subq $8, %rsp
-    .cfi_adjust_cfa_offset 8
     movq %rdi, %rbx
-    movq %rdx, %r12
-    movq %r12, %rsi
-    movq %rsp, %rdx
+    movq %rdx, %rsi
     call _saj_resume_enter@PLT
     cmpq $3, %rax
     jbe 1f
-    // _ajctx_swap(&job->caller_sp, job->job_sp, job); returns the job
+    // _ajctx_swap(&rec->caller_sp, rec->job_sp, rec); returns the record
     leaq CALLER_SP(%rax), %rdi
     movq JOB_SP(%rax), %rsi
     movq %rax, %rdx
     call _ajctx_swap@PLT
     movq %rax, %rdi
     movq %rbx, %rsi
-    movq %r12, %rdx
-    movq %rsp, %rcx
     call _saj_resume_leave@PLT
 1:
-    addq $8, %rsp
-    .cfi_adjust_cfa_offset -8
-    popq %r12
-    .cfi_adjust_cfa_offset -8
-    .cfi_restore r12
     popq %rbx
     .cfi_adjust_cfa_offset -8
     .cfi_restore rbx

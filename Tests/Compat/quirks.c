@@ -75,6 +75,30 @@ static void case_stale_handle(void)
     ASYNC_cleanup_thread();
 }
 
+/* A stale handle after its record (OpenSSL: its ASYNC_JOB) was given to a newer, paused job. */
+static int pause_return_2(void *arg) { (void)arg; ASYNC_pause_job(); return 2; }
+static void case_stale_handle_reused(void)
+{
+    ASYNC_WAIT_CTX *ctx = ASYNC_WAIT_CTX_new(), *newer_ctx = ASYNC_WAIT_CTX_new();
+    ASYNC_JOB *job = NULL, *stale, *newer = NULL;
+    int ret = -1;
+    ASYNC_start_job(&job, ctx, &ret, only_pause, NULL, 0);
+    stale = job;
+    ASYNC_start_job(&job, ctx, &ret, only_pause, NULL, 0);
+    int rc = ASYNC_start_job(&newer, newer_ctx, &ret, pause_return_2, NULL, 0);
+    say("newer job: rc=%s", result_name(rc));
+    ASYNC_WAIT_CTX *seen = ASYNC_get_wait_ctx(stale);
+    say("get_wait_ctx(stale handle): %s", seen == NULL ? "NULL" : seen == newer_ctx ? "the newer job's" : "other");
+    ret = 1234;
+    rc = ASYNC_start_job(&stale, ctx, &ret, only_pause, NULL, 0);
+    say("stale handle after reuse: rc=%s ret %s", result_name(rc), ret == 1234 ? "untouched" : "written");
+    rc = ASYNC_start_job(&newer, newer_ctx, &ret, pause_return_2, NULL, 0);
+    say("newer job resumed: rc=%s ret=%d", result_name(rc), ret);
+    ASYNC_WAIT_CTX_free(ctx);
+    ASYNC_WAIT_CTX_free(newer_ctx);
+    ASYNC_cleanup_thread();
+}
+
 /* Resuming on another thread. */
 static ASYNC_JOB *cross_job;
 static ASYNC_WAIT_CTX *cross_ctx;
@@ -172,6 +196,7 @@ int main(void)
     forked("nested start before first pause", case_nested_before_pause);
     forked("nested start after a resume", case_nested_after_resume);
     forked("stale handle", case_stale_handle);
+    forked("stale handle after reuse", case_stale_handle_reused);
     forked("wrong thread", case_wrong_thread);
     forked("ret NULL", case_null_ret);
     forked("NULL ctx pause", case_null_ctx);

@@ -67,6 +67,19 @@ extension PoolHandle {
         RecordRecycler.give(slot)
     }
 
+    /// Takes the idle records whose generation has used up the tags of C handles off the pool
+    /// for good (the C library's starts, JobReference+OpaqueHandle.swift): their stacks go back
+    /// to their allocator and the records to `RecordRecycler.retire`, which keeps their memory
+    /// (a stale handle still reads it) and never hands them out again. One record per 65,535
+    /// jobs run on it.
+    func retireSpentFreeRecords() {
+        for slot in removeFree(where: { $0.generation >= JobSlot.lastHandleTag }) {
+            disown(slot)
+            slot.detachStack()
+            RecordRecycler.retire(slot)
+        }
+    }
+
     /// Makes idle jobs until `count` jobs exist (or the limit is reached).
     func prefill(to count: Int) throws(AsyncJobError) {
         while total < count && canGrow {

@@ -1,44 +1,109 @@
 // SPDX-License-Identifier: Apache-2.0
-// The C library's view of a job: its record's address is the `ASYNC_JOB *`.
+// The C library's view of a job: the `ASYNC_JOB *` is the record's address with the record's
+// generation in the pointer's top 16 bits (user-space addresses have them zero on x86_64 and
+// AArch64 Linux; `RecordRecycler` checks each slab it maps). A handle names one job, not a record:
+// once that job finishes, the record's generation moves on and never comes back, so the handle no
+// longer matches, even after the record runs a newer job, and every C entry point refuses it
+// without touching the record's job.
+//
+// Invariants that make the single comparison `generation == tag` enough:
+// - Generations only grow: every recycle, release, prefill and retirement adds one, and a page of
+//   records given back to the system is made anew above every generation it held. A page given
+//   back reads as zeros until then (generation 0), and no record ever runs a job at generation 0
+//   (records are made at generation 1), so no handle's tag is 0.
+// - A tag is 16 bits: the C library never runs a job at a generation of `JobSlot.lastHandleTag`
+//   or above (`JobRuntime.start` with `retiringSpentRecords` retires an idle record that reached
+//   it; `RecordRecycler` never hands one out). So a C job's tag is its whole generation, and a tag
+//   that matches means the handle's job exists (running or paused): a record at the generation of
+//   a job that finished or never ran has no handle with that tag.
+// - A job of the Swift API at generation `lastHandleTag` or above gets the tag `lastHandleTag`
+//   from `SAJ_get_current_job`: only that job itself, while it runs, is recognized by it (a C
+//   engine called from Swift code finds its wait context); it is not resumable through the C API,
+//   as no handle of a Swift job is.
 import Synchronization
 import _CJobContext
+
+extension JobSlot {
+    /// The largest tag of a C handle (tags are 16 bits). C jobs run below this generation.
+    @inlinable static var lastHandleTag: UInt64 { 0xFFFF }
+    /// The bits of a C handle that hold the record's address.
+    @inlinable static var handleAddressMask: UInt { (1 << 48) - 1 }
+
+    /// The record a C handle points at (its tag removed), whatever the handle's job.
+    @inlinable @inline(__always)
+    static func from(opaqueHandle: UnsafeRawPointer) -> JobSlot {
+        let address = UInt(bitPattern: opaqueHandle) & JobSlot.handleAddressMask
+        return unsafe JobSlot.from(address: UnsafeRawPointer(bitPattern: address).unsafelyUnwrapped)
+    }
+
+    /// The tag of a C handle.
+    @inlinable @inline(__always)
+    static func tag(ofOpaqueHandle handle: UnsafeRawPointer) -> UInt64 {
+        UInt64(UInt(bitPattern: handle) >> 48)
+    }
+
+    /// The C handle of the job at `generation` on this record.
+    @inlinable @inline(__always)
+    func opaqueHandle(generation: UInt64) -> UnsafeMutableRawPointer {
+        let tag = UInt(truncatingIfNeeded: min(generation, JobSlot.lastHandleTag))
+        return unsafe UnsafeMutableRawPointer(bitPattern: UInt(bitPattern: machine) | tag << 48).unsafelyUnwrapped
+    }
+}
 
 extension JobReference {
     /// The record's address, for messages naming the job.
     package var debugAddress: String { unsafe String(describing: slot.address) }
 
-    /// The address the C library uses as this job's `ASYNC_JOB *`.
-    package var opaqueHandle: UnsafeMutableRawPointer { unsafe slot.address }
+    /// The value the C library uses as this job's `ASYNC_JOB *`: the record's address with the
+    /// job's generation on top (see the top of this file).
+    package var opaqueHandle: UnsafeMutableRawPointer { unsafe slot.opaqueHandle(generation: generation) }
 
-    /// The job behind a C handle, at the record's current generation.
-    /// - Important: `opaqueHandle` must be a value that `opaqueHandle` returned (records are
-    ///   never freed, so any such value stays dereferenceable).
+    /// The job behind a C handle: at the record's current generation if the handle names the job
+    /// the record holds now, else a reference that is not alive (its generation is not the
+    /// record's), which every operation refuses.
+    /// - Important: `opaqueHandle` must be a value that `opaqueHandle` or `currentOpaqueHandle`
+    ///   returned (records are never freed, so any such value stays dereferenceable).
     @inlinable
     package init(opaqueHandle: UnsafeRawPointer) {
-        let slot = unsafe JobSlot.from(address: opaqueHandle)
-        self.init(slot: slot, generation: slot.generation)
+        let slot = unsafe JobSlot.from(opaqueHandle: opaqueHandle)
+        let generation = slot.generation
+        let names = unsafe JobReference.handle(opaqueHandle, names: slot, at: generation)
+        self.init(slot: slot, generation: names ? generation : ~generation)
+    }
+
+    /// Whether a C handle names the job that `slot` holds at `generation` (its current one): the
+    /// tag is that generation, or the handle is the saturated one of the running job of the
+    /// Swift API (see the top of this file).
+    @inlinable @inline(__always)
+    static func handle(_ handle: UnsafeRawPointer, names slot: JobSlot, at generation: UInt64) -> Bool {
+        let tag = unsafe JobSlot.tag(ofOpaqueHandle: handle)
+        if generation == tag { return true }
+        return unsafe tag == JobSlot.lastHandleTag && generation > tag && _ajctx_current() == slot.machine
     }
 }
 
 extension JobReference {
     /// The C handle of the job running on this thread, or nil (`SAJ_get_current_job`): inlined
-    /// into the C entry point, one thread-local load.
+    /// into the C entry point, one thread-local load and the record's generation. Equal to the
+    /// handle `SAJ_start_job` returned for the job.
     @inlinable @inline(__always)
     package static var currentOpaqueHandle: UnsafeMutableRawPointer? {
         guard let machine = unsafe _ajctx_current() else { return nil }
-        return UnsafeMutableRawPointer(machine)
+        let slot = unsafe JobSlot(machine: machine)
+        return unsafe slot.opaqueHandle(generation: slot.generation)
     }
 
     /// The address of the wait context of the job behind a C handle, unretained (the job holds
     /// it), while the job exists; nil for a job without one or a handle whose job finished
     /// (`SAJ_get_wait_ctx`). The same answer as `waitContext`, without the retain and release
-    /// of the object (two atomic operations).
+    /// of the object (two atomic operations). A handle that does not name the record's job gets
+    /// nil (a matching tag means the job exists: see the top of this file).
     /// - Important: `opaqueHandle` must be a value that `opaqueHandle` returned.
     @inlinable @inline(__always)
     package static func waitContextAddress(opaqueHandle: UnsafeRawPointer) -> UnsafeMutableRawPointer? {
-        let slot = unsafe JobSlot.from(address: opaqueHandle)
-        let state = slot.state
-        guard state == .running || state == .paused else { return nil }
+        let slot = unsafe JobSlot.from(opaqueHandle: opaqueHandle)
+        guard unsafe handle(opaqueHandle, names: slot, at: slot.generation) else { return nil }
+        assert(slot.state == .running || slot.state == .paused, "a C handle's tag matched a job that does not exist")
         return unsafe slot.record.pointee.waitContextAddress
     }
 }
@@ -62,9 +127,10 @@ extension JobReference {
 }
 
 /// What a resume through the C library did.
-@usableFromInline package enum ForeignResume {
-    /// The job's function returned this value; the job went back to the pool.
-    case finished(Int32)
+@usableFromInline package enum ForeignResume: Equatable {
+    /// The job's function returned (its value is at the resume's `ret`); the job went back to
+    /// the pool.
+    case finished
     /// The job paused again (its handle is unchanged).
     case paused
     /// The handle may not be resumed now; nothing changed.
@@ -73,36 +139,35 @@ extension JobReference {
 
 extension JobRuntime {
     /// The C library's resume of a paused `ASYNC_JOB *`: the usual case inlined into the C entry
-    /// point (see `JobSlot.resumeInline`), the others out of line.
+    /// point (see `JobSlot.resumeInline`), the others out of line. If the job's function returns,
+    /// its value is stored at `ret` (unless nil), by the job itself; nothing is stored there
+    /// otherwise.
     /// - Important: `handle` must be a value that `opaqueHandle` returned.
     @inlinable @inline(__always)
-    package static func resumeForeign(_ handle: UnsafeRawPointer) -> ForeignResume {
-        let job = unsafe JobReference(opaqueHandle: handle)
-        // A C handle carries no generation of its own (it is taken from the record, so the
-        // inlined resume's generation check cannot tell a stale handle): the record's state does.
-        guard job.slot.state == .paused else { return resumeForeignChecked(job) }
-        var value: Int32 = 0
-        let step = unsafe withUnsafeMutablePointer(to: &value) { pointer in
-            // Jobs of the C library never throw: no error storage.
-            unsafe JobSlot.resumeInline(job, value: UnsafeMutableRawPointer(pointer), error: nil)
+    package static func resumeForeign(_ handle: UnsafeRawPointer, ret: UnsafeMutablePointer<Int32>?) -> ForeignResume {
+        let slot = unsafe JobSlot.from(opaqueHandle: handle)
+        let generation = slot.generation
+        // A tag that is the record's generation names the record's job, which exists (see the
+        // top of this file); any other handle is stale (a record reused, retired, or on a page
+        // given back to the system).
+        guard unsafe generation == JobSlot.tag(ofOpaqueHandle: handle) else {
+            return unsafe resumeForeignChecked(JobReference(slot: slot, generation: ~generation), ret: ret)
         }
-        switch step {
-        case .finished?: return .finished(value)
+        let job = JobReference(slot: slot, generation: generation)
+        // Jobs of the C library never throw: no error storage. The value goes straight to `ret`.
+        switch unsafe JobSlot.resumeInline(job, value: UnsafeMutableRawPointer(ret), error: nil) {
+        case .finished?: return .finished
         case .paused?: return .paused
-        case nil, .noJobsAvailable?, .insideJob?: return resumeForeignChecked(job)
+        case nil, .noJobsAvailable?, .insideJob?: return unsafe resumeForeignChecked(job, ret: ret)
         }
     }
 
     /// `resumeForeign` when the inlined resume declined: says why, or resumes.
     @usableFromInline @inline(never)
-    static func resumeForeignChecked(_ job: JobReference) -> ForeignResume {
+    static func resumeForeignChecked(_ job: JobReference, ret: UnsafeMutablePointer<Int32>?) -> ForeignResume {
         if let refusal = refusal(toResume: job) { return .refused(refusal) }
-        var value: Int32 = 0
-        let step = unsafe withUnsafeMutablePointer(to: &value) { pointer in
-            unsafe resumeAccepted(job, value: UnsafeMutableRawPointer(pointer), error: nil)
-        }
-        switch step {
-        case .finished: return .finished(value)
+        switch unsafe resumeAccepted(job, value: UnsafeMutableRawPointer(ret), error: nil) {
+        case .finished: return .finished
         case .paused: return .paused
         case .noJobsAvailable, .insideJob: return .refused(.insideJob)
         }
@@ -143,25 +208,30 @@ extension JobRuntime {
 
     /// The first half of the C library's resume of a paused handle on x86_64 (see
     /// `pauseForeignPrepare`): in the usual case (see `resumeForeign`) it prepares the job to run,
-    /// with `value` as the place for its function's result, and returns its address; the caller
-    /// must then switch with `_ajctx_swap(&job->caller_sp, job->job_sp, job)` and call
-    /// `resumeForeignSwitchedBack` with the job the switch hands back. nil: declined, nothing
-    /// done (call `resumeForeign`, which says why or resumes).
+    /// with `ret` as the place for its function's result (nil: nowhere), and returns the record's
+    /// address; the caller must then switch with `_ajctx_swap(&job->caller_sp, job->job_sp, job)`
+    /// and call `resumeForeignSwitchedBack` with the job the switch hands back. nil: declined,
+    /// nothing done (call `resumeForeign`, which says why or resumes).
     /// - Important: `handle` must be a value that `opaqueHandle` returned.
     @inlinable @inline(__always)
     package static func resumeForeignPrepare(
-        _ handle: UnsafeRawPointer, value: UnsafeMutableRawPointer
+        _ handle: UnsafeRawPointer, ret: UnsafeMutablePointer<Int32>?
     ) -> UnsafeMutableRawPointer? {
-        let slot = unsafe JobSlot.from(address: handle)
+        let slot = unsafe JobSlot.from(opaqueHandle: handle)
         let record = unsafe slot.record
-        // A C handle carries no generation: the record's state says whether it is paused. A paused
-        // job belongs to a pool; this thread's pool, and no job running, make it resumable here.
-        guard unsafe record.pointee.state == .paused, unsafe _ajctx_current() == nil else { return nil }
+        // The handle's tag is the record's generation: the handle names the record's job, which
+        // exists (see the top of this file), so it is paused unless it runs; a running job is
+        // this thread's current one (declined here) or another thread's (another pool). A job
+        // that exists belongs to a pool; this thread's pool, and no job running, make it
+        // resumable here.
+        guard unsafe record.pointee.generation == JobSlot.tag(ofOpaqueHandle: handle), unsafe _ajctx_current() == nil
+        else { return nil }
         let pool = unsafe record.pointee.pool.unsafelyUnwrapped
         guard unsafe UInt(bitPattern: pool.core) == unsafeBitCast(_ajctx_pool(), to: UInt.self),
             unsafe _ajctx_resume_prepare(slot.machine) != 0
         else { return nil }
-        unsafe record.pointee.delivery.value = value
+        unsafe assert(record.pointee.state == .paused, "a resumable C handle of a job that is not paused")
+        unsafe record.pointee.delivery.value = UnsafeMutableRawPointer(ret)
         unsafe record.pointee.delivery.error = nil
         unsafe record.pointee.state = .running
         unsafe _ajctx_set_current(slot.machine)
@@ -169,7 +239,7 @@ extension JobRuntime {
     }
 
     /// The second half (see `resumeForeignPrepare`), back from the switch: true if the job
-    /// finished (its value is at the `value` of the first half, and the job went back to its
+    /// finished (its value is at the `ret` of the first half, and the job went back to its
     /// pool), false if it paused again.
     @inlinable @inline(__always)
     package static func resumeForeignSwitchedBack(_ job: UnsafeMutableRawPointer) -> Bool {

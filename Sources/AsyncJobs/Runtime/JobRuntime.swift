@@ -51,14 +51,17 @@ package enum PauseResult: Equatable, Sendable {
     @inlinable @inline(__always)
     static func startInlined(
         waitContext: WaitContext?, runner: @escaping JobBodyRunner, body: UnsafeMutableRawPointer,
-        value: UnsafeMutableRawPointer?, error: UnsafeMutableRawPointer?
+        value: UnsafeMutableRawPointer?, error: UnsafeMutableRawPointer?, retiringSpentRecords: Bool = false
     ) throws(AsyncJobError) -> RawStep {
         if let step = unsafe JobSlot.startInline(
-            waitContext: waitContext, runner: runner, body: body, value: value, error: error)
+            waitContext: waitContext, runner: runner, body: body, value: value, error: error,
+            retiringSpentRecords: retiringSpentRecords)
         {
             return step
         }
-        return try unsafe start(waitContext: waitContext, runner: runner, body: body, value: value, error: error)
+        return try unsafe start(
+            waitContext: waitContext, runner: runner, body: body, value: value, error: error,
+            retiringSpentRecords: retiringSpentRecords)
     }
 
     /// Starts a body on the calling thread's pool (created on first use): `runner` runs the two
@@ -66,15 +69,18 @@ package enum PauseResult: Equatable, Sendable {
     /// any other outcome, and when it throws, they stay the caller's). A body that finishes at
     /// once moves its value to `value` or its error to `error`. Not generic, so that nothing on
     /// this path looks up generic metadata: the generic wrapper (`AsyncJob.start`) is specialized
-    /// in the caller, and makes the runner there.
+    /// in the caller, and makes the runner there. `retiringSpentRecords` (the C library's starts):
+    /// the idle records whose generation has used up the tags of C handles are retired first (see
+    /// JobReference+OpaqueHandle.swift).
     /// - Throws: ``AsyncJobError`` when a new job's stack cannot be allocated.
     @usableFromInline
     static func start(
         waitContext: WaitContext?, runner: consuming @escaping JobBodyRunner, body: UnsafeMutableRawPointer,
-        value: UnsafeMutableRawPointer?, error: UnsafeMutableRawPointer?
+        value: UnsafeMutableRawPointer?, error: UnsafeMutableRawPointer?, retiringSpentRecords: Bool = false
     ) throws(AsyncJobError) -> RawStep {
         if JobSlot.current != nil { return .insideJob }
         let pool = PoolHandle.current ?? JobPool.installDefaultPool()
+        if retiringSpentRecords { pool.retireSpentFreeRecords() }
         guard let slot = try pool.acquire() else {
             pool.observeNoJobs()
             return .noJobsAvailable

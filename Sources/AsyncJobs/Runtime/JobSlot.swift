@@ -438,11 +438,17 @@ extension JobSlot {
     @inlinable @inline(__always)
     static func startInline(
         waitContext: WaitContext?, runner: consuming @escaping JobBodyRunner, body: UnsafeMutableRawPointer,
-        value: UnsafeMutableRawPointer?, error: UnsafeMutableRawPointer?
+        value: UnsafeMutableRawPointer?, error: UnsafeMutableRawPointer?, retiringSpentRecords: Bool = false
     ) -> RawStep? {
         guard unsafe _ajctx_current() == nil, let poolAddress = unsafe _ajctx_pool() else { return nil }
         let pool = unsafe PoolHandle(core: poolAddress.assumingMemoryBound(to: PoolCore.self))
         guard let slot = pool.popFree() else { return nil }
+        // The C library's starts: a record whose generation used up the tags of C handles goes
+        // back, for `JobRuntime.start` to retire (JobReference+OpaqueHandle.swift).
+        if retiringSpentRecords && slot.generation >= JobSlot.lastHandleTag {
+            pool.pushFree(slot)
+            return nil
+        }
         if waitContext != nil { slot.attachWaitContext(waitContext) }
         unsafe slot.prepare(runner: runner, body: body)
         // The same job, as the switch back hands it over (nothing of the caller's lives across it).

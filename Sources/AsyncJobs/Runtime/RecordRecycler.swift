@@ -9,8 +9,15 @@
 /// Records are type-stable: their memory stays mapped for the life of the process, so a stale
 /// handle always reads a record. Past `keptRecords` free records, a page whose records are all
 /// free is given back to the system (`MADV_DONTNEED`): it then reads as zeros (generation 0,
-/// state idle, no pool), which every check treats as a stale handle, and its records are made
-/// anew, with a generation above any they had, when one of them is next taken.
+/// state idle, no pool), which every check treats as a stale handle (no job runs at generation
+/// 0: records are made at generation 1), and its records are made anew, with a generation above
+/// any they had, when one of them is next taken.
+///
+/// A record whose generation has reached `JobSlot.lastHandleTag` is never handed out: the C
+/// library's handles could not name its jobs (JobReference+OpaqueHandle.swift). It is retired
+/// instead (kept, off every list, so that stale handles still read it, and its page is never
+/// given back), and a page given back whose records would be made anew at or above that
+/// generation stays given back for good.
 ///
 /// Taking a record off the list costs a few stores: whether a record is on the list is a byte of
 /// the record itself (`JobRecord.recycling`), read and written only under the store's lock, and
@@ -77,11 +84,15 @@ enum RecordRecycler {
     static func take() -> JobSlot {
         let page = UInt(VirtualMemory.pageSize)
         return store.withLock { store -> JobSlot in
-            if let slot = store.head {
+            while let slot = store.head {
                 store.unlink(slot)
+                // Spent: retired where it is (off the list, so its page is never all free again).
+                if slot.generation >= JobSlot.lastHandleTag { continue }
                 return slot
             }
-            if let discarded = store.discarded.popLast() {
+            while let discarded = store.discarded.popLast() {
+                // Spent: the page stays given back (zeros: stale to every handle).
+                if discarded.floor >= JobSlot.lastHandleTag { continue }
                 // Make the page's records anew, above every generation they had; keep the first.
                 for index in 0..<recordsPerPage {
                     unsafe JobSlot.initialize(
@@ -96,20 +107,38 @@ enum RecordRecycler {
                     // No memory for a slab: from the allocator (such a record is never given
                     // back to the system).
                     let raw = UnsafeMutableRawPointer.allocate(byteCount: JobSlot.allocationSize, alignment: 16)
-                    let slot = unsafe JobSlot.initialize(at: raw, generation: 0)
+                    precondition(
+                        UInt(bitPattern: raw) & ~JobSlot.handleAddressMask == 0,
+                        "a job record above the 48-bit address space (C handles keep a tag there)")
+                    let slot = unsafe JobSlot.initialize(at: raw, generation: 1)
                     slot.recycling = Recycling.allocated
                     return slot
                 }
                 store.cursor = UInt(bitPattern: slab)
                 store.end = store.cursor + UInt(slabBytes)
+                precondition(
+                    store.end & ~JobSlot.handleAddressMask == 0,
+                    "job records above the 48-bit address space (C handles keep a tag there)")
             }
             let address = store.cursor
             store.cursor += UInt(stride)
             // The next record on the next page if it would straddle this one's end.
             let pageEnd = (address & ~(page - 1)) + page
             if store.cursor + UInt(stride) > pageEnd { store.cursor = pageEnd }
-            return unsafe JobSlot.initialize(at: UnsafeMutableRawPointer(bitPattern: address)!, generation: 0)
+            return unsafe JobSlot.initialize(at: UnsafeMutableRawPointer(bitPattern: address)!, generation: 1)
         }
+    }
+
+    /// Retires a record whose stack is detached and whose generation has used up the tags of C
+    /// handles: its generation moves on so that old handles fail, and it is never handed out
+    /// again (its memory stays: stale handles read it; off the list, its page is never given back).
+    static func retire(_ slot: JobSlot) {
+        slot.generation &+= 1
+        slot.state = .idle
+        slot.pool = nil
+        slot.nextFree = nil
+        slot.previousInPool = nil
+        slot.nextInPool = nil
     }
 
     /// Gives back a record whose stack is detached; its generation moves on so old handles fail.
