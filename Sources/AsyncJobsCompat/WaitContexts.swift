@@ -76,8 +76,26 @@ public func SAJ_WAIT_CTX_set_wait_fd(
     return 1
 }
 
-@c @implementation
-public func SAJ_WAIT_CTX_get_fd(
+// SAJ_WAIT_CTX_get_fd, get_all_fds, get_changed_fds and get_callback are C
+// (saj_wait_ctx_readers.c): they read the context's mirror (WaitContextMirror.swift) without
+// crossing into Swift, and call these whole versions when the mirror cannot answer (a NULL
+// argument, entries that are not mirrored, a publish under way, or a layout they do not know).
+
+/// The byte offset of a wait context's mirror from the object's address, if the C readers'
+/// struct describes it: `expected` holds `count` values in the order of
+/// `WaitContext.mirrorLayout` after its first (the struct's `offsetof`s and constants); 0 if
+/// any differs (the C readers then always call the whole versions below).
+@c(_saj_wait_mirror_base)
+func sajWaitMirrorBase(_ expected: UnsafePointer<Int>, _ count: Int) -> Int {
+    let layout = WaitContext.mirrorLayout
+    guard count == layout.count - 1 else { return 0 }
+    for index in 0..<count where unsafe expected[index] != layout[index + 1] { return 0 }
+    return layout[0]
+}
+
+/// SAJ_WAIT_CTX_get_fd, whole.
+@c(_saj_wait_ctx_get_fd_whole)
+func sajWaitContextGetFDWhole(
     _ ctx: OpaquePointer?, _ key: UnsafeRawPointer?, _ fd: UnsafeMutablePointer<Int32>?,
     _ customData: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
 ) -> Int32 {
@@ -90,8 +108,9 @@ public func SAJ_WAIT_CTX_get_fd(
     return found ? 1 : 0
 }
 
-@c @implementation
-public func SAJ_WAIT_CTX_get_all_fds(
+/// SAJ_WAIT_CTX_get_all_fds, whole.
+@c(_saj_wait_ctx_get_all_fds_whole)
+func sajWaitContextGetAllFDsWhole(
     _ ctx: OpaquePointer?, _ fd: UnsafeMutablePointer<Int32>?, _ numfds: UnsafeMutablePointer<Int>?
 ) -> Int32 {
     guard let ctx = unsafe ctx, let numfds = unsafe numfds else { return OpenSSLResult.failed(.nullArgument) }
@@ -100,8 +119,9 @@ public func SAJ_WAIT_CTX_get_all_fds(
     return 1
 }
 
-@c @implementation
-public func SAJ_WAIT_CTX_get_changed_fds(
+/// SAJ_WAIT_CTX_get_changed_fds, whole.
+@c(_saj_wait_ctx_get_changed_fds_whole)
+func sajWaitContextGetChangedFDsWhole(
     _ ctx: OpaquePointer?, _ addfd: UnsafeMutablePointer<Int32>?, _ numaddfds: UnsafeMutablePointer<Int>?,
     _ delfd: UnsafeMutablePointer<Int32>?, _ numdelfds: UnsafeMutablePointer<Int>?
 ) -> Int32 {
@@ -137,8 +157,9 @@ public func SAJ_WAIT_CTX_set_callback(
     return 1
 }
 
-@c @implementation
-public func SAJ_WAIT_CTX_get_callback(
+/// SAJ_WAIT_CTX_get_callback, whole.
+@c(_saj_wait_ctx_get_callback_whole)
+func sajWaitContextGetCallbackWhole(
     _ ctx: OpaquePointer?, _ callback: UnsafeMutablePointer<SAJ_callback_fn?>?,
     _ callbackArgument: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
 ) -> Int32 {

@@ -4,7 +4,9 @@
  *  - switch hooks (SAJ_add_thread_switch_hook, SAJ_add_process_switch_hook): an errno-like
  *    per-thread "last error" and a per-thread "current arena" that follow each job;
  *  - ASYNC_set_mem_functions / ASYNC_get_mem_functions (OpenSSL 3.2), which the differential
- *    asynctest_port compares only when the system's OpenSSL has them.
+ *    asynctest_port compares only when the system's OpenSSL has them;
+ *  - wait-context reads from another thread while a writer changes the context (OpenSSL's are not
+ *    safe from another thread; here they read a copy under a sequence lock).
  * Prints saj_extensions.expected.
  */
 #include "transcript.h"
@@ -202,8 +204,54 @@ static void test_set_mem_functions(void)
     ASYNC_WAIT_CTX_free(ctx);
 }
 
+/* ---- Wait-context reads racing a writer ---- */
+
+static char stable_key, other_keys[8];
+static ASYNC_WAIT_CTX *raced_ctx;
+static volatile int writer_done;
+
+/* Keeps adding and clearing up to 8 other entries, so that the context keeps crossing the four
+ * entries the readers' copy holds (and the locked path serves the rest). */
+static void *keep_writing(void *arg)
+{
+    (void)arg;
+    for (int round = 0; round < 20000; round++) {
+        int n = round % 9;
+        for (int i = 0; i < n; i++) ASYNC_WAIT_CTX_set_wait_fd(raced_ctx, &other_keys[i], 100 + i, NULL, NULL);
+        for (int i = 0; i < n; i++) ASYNC_WAIT_CTX_clear_fd(raced_ctx, &other_keys[i]);
+    }
+    writer_done = 1;
+    return NULL;
+}
+
+static void test_reads_race_a_writer(void)
+{
+    raced_ctx = ASYNC_WAIT_CTX_new();
+    STEP("racing reads: a stable entry",
+         ASYNC_WAIT_CTX_set_wait_fd(raced_ctx, &stable_key, 42, &stable_key, NULL) == 1);
+    pthread_t writer;
+    pthread_create(&writer, NULL, keep_writing, NULL);
+    long reads = 0, wrong = 0;
+    while (!writer_done || reads < 200000) {
+        OSSL_ASYNC_FD fd = -1;
+        void *data = NULL;
+        size_t count = 0;
+        if (!ASYNC_WAIT_CTX_get_fd(raced_ctx, &stable_key, &fd, &data) || fd != 42 || data != &stable_key) wrong++;
+        /* The count alone (no array), as a caller sizes its array first. */
+        if (!ASYNC_WAIT_CTX_get_all_fds(raced_ctx, NULL, &count) || count < 1 || count > 9) wrong++;
+        reads++;
+    }
+    pthread_join(writer, NULL);
+    STEP("racing reads: get_fd always found the stable entry, get_all_fds a possible count", wrong == 0);
+    size_t count = 0;
+    STEP("racing reads: the writer's entries are gone",
+         ASYNC_WAIT_CTX_get_all_fds(raced_ctx, NULL, &count) == 1 && count == 1);
+    ASYNC_WAIT_CTX_free(raced_ctx);
+}
+
 int main(void)
 {
+    test_reads_race_a_writer();
     test_thread_hooks();
     test_cancelled_job_ends_its_state();
     test_set_mem_functions();

@@ -53,6 +53,8 @@ extension WaitContext {
         @usableFromInline let callbackFunction = Atomic<UInt>(0)
         @usableFromInline let callbackArgument = Atomic<UInt>(0)
 
+        /// Where a meta word keeps its entry's key kind.
+        @inlinable static var kindShift: UInt { 32 }
         @inlinable static var addedBit: UInt { 1 << 40 }
         @inlinable static var deletedBit: UInt { 1 << 41 }
 
@@ -74,7 +76,7 @@ extension WaitContext {
                     }
                     keys[index].store(state.entries[index].keyBits, ordering: .relaxed)
                     words[index].store(state.entries[index].word, ordering: .relaxed)
-                    var meta = UInt(UInt32(bitPattern: state.entries[index].fd.rawValue)) | UInt(kind.rawValue) << 32
+                    var meta = UInt(UInt32(bitPattern: state.entries[index].fd.rawValue)) | UInt(kind.rawValue) << Mirror.kindShift
                     if state.entries[index].added { meta |= Mirror.addedBit }
                     if state.entries[index].deleted { meta |= Mirror.deletedBit }
                     meta |= UInt(state.entries[index].data.rawValue) << 42
@@ -123,7 +125,7 @@ extension WaitContext {
             while index > 0 {
                 index -= 1
                 let meta = unsafe metas[unchecked: index].load(ordering: .relaxed)
-                guard meta & Mirror.deletedBit == 0, UInt8(truncatingIfNeeded: meta >> 32) == kind.rawValue,
+                guard meta & Mirror.deletedBit == 0, UInt8(truncatingIfNeeded: meta >> Mirror.kindShift) == kind.rawValue,
                     unsafe keys[unchecked: index].load(ordering: .relaxed) == bits
                 else { continue }
                 return MirroredEntry(
@@ -293,5 +295,35 @@ extension WaitContext {
         if let function = unsafe function { unsafe function.storeBytes(of: callback.function, as: UInt.self) }
         if let argument = unsafe argument { unsafe argument.storeBytes(of: callback.argument, as: UInt.self) }
         return true
+    }
+}
+
+extension WaitContext {
+    /// Where the mirror's words lie, for readers that are not Swift (the C library's `get_fd`,
+    /// `get_all_fds`, `get_changed_fds` and `get_callback`, which read it as a C struct): the
+    /// byte offset of the sequence word from the object's address; then, from the sequence
+    /// word, the offsets of the count, the first key, the first data word, the first meta word,
+    /// the C callback's function and its argument; then the slots' capacity, the shift of a meta
+    /// word's key kind, the kind of a one-word (C) key, and the added and deleted bits. Measured
+    /// once on a probe object, so that a reader that compares it with its own struct never reads
+    /// a layout it does not know.
+    package static let mirrorLayout: [Int] = WaitContext().measureMirrorLayout()
+
+    private func measureMirrorLayout() -> [Int] {
+        let object = UInt(bitPattern: unsafe Unmanaged.passUnretained(self).toOpaque())
+        // `Atomic` is noncopyable: a borrow of a stored one is the stored one, in place.
+        func address(_ word: borrowing Atomic<UInt>) -> UInt {
+            unsafe withUnsafePointer(to: word) { UInt(bitPattern: $0) }
+        }
+        let sequence = address(mirror.sequence)
+        let count = unsafe withUnsafePointer(to: mirror.count) { UInt(bitPattern: $0) }
+        let fields = [
+            count, address(mirror.keys[0]), address(mirror.words[0]), address(mirror.metas[0]),
+            address(mirror.callbackFunction), address(mirror.callbackArgument),
+        ]
+        return [Int(bitPattern: sequence &- object)] + fields.map { Int(bitPattern: $0 &- sequence) } + [
+            Mirror.capacity, Int(Mirror.kindShift), Int(Key.Kind.word.rawValue), Int(bitPattern: Mirror.addedBit),
+            Int(bitPattern: Mirror.deletedBit),
+        ]
     }
 }
