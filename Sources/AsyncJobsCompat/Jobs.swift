@@ -22,22 +22,33 @@ enum CompatJobs {
         // Checked before the copy is made; JobRuntime.start checks it again.
         if AsyncJob.isInJob { return OpenSSLResult.failed(.nestedStart) }
         guard let function = unsafe function else { return OpenSSLResult.failed(.nullArgument) }
-        // The page: the data at args, of size bytes, is copied and the copy passed to func.
-        // malloc's alignment is max_align_t's; the job frees the copy when func returns.
+        // The page: the data at args, of size bytes, is copied and the copy passed to func,
+        // aligned for max_align_t. Up to 16 bytes, the job copies it into its record as it
+        // starts (ForeignJobBody.swift); otherwise it is copied here into malloc'd memory, which
+        // the job frees when func returns.
         var copy: UnsafeMutableRawPointer? = nil
+        var argument: UnsafeMutableRawPointer? = nil
         if let args = unsafe args, size != 0 {
-            guard let memory = unsafe malloc(size) else { return OpenSSLResult.failed(.outOfMemory) }
-            unsafe memory.copyMemory(from: args, byteCount: size)
-            unsafe copy = memory
+            if let inline = unsafe JobRuntime.inlineArgument(args, size: size) {
+                unsafe argument = inline
+            } else {
+                guard let memory = unsafe malloc(size) else { return OpenSSLResult.failed(.outOfMemory) }
+                unsafe memory.copyMemory(from: args, byteCount: size)
+                unsafe copy = memory
+                unsafe argument = memory
+            }
         }
+        let copying = unsafe copy == nil && argument != nil
         let step: ForeignStart
         do {
             if let ctx = unsafe ctx {
                 step = unsafe try WaitContextHandle.withObject(ctx) { context throws(AsyncJobError) in
-                    unsafe try JobRuntime.start(waitContext: context, function: function, argument: copy, ret: ret)
+                    unsafe try JobRuntime.start(
+                        waitContext: context, function: function, argument: argument, copyingArgument: copying, ret: ret)
                 }
             } else {
-                step = unsafe try JobRuntime.start(waitContext: nil, function: function, argument: copy, ret: ret)
+                step = unsafe try JobRuntime.start(
+                    waitContext: nil, function: function, argument: argument, copyingArgument: copying, ret: ret)
             }
         } catch {
             unsafe free(copy)

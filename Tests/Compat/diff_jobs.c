@@ -30,6 +30,35 @@ static int copy_job(void *arg)
     return m->counter;
 }
 
+/* A 16-byte argument (this library keeps arguments up to 16 bytes in the job's record). */
+struct small_message { long counter; char text[8]; };
+
+static int small_copy_job(void *arg)
+{
+    struct small_message *m = arg;
+    say("small copy: job sees counter=%ld text=%s aligned=%s", m->counter, m->text,
+        ((uintptr_t)arg % alignof(max_align_t)) == 0 ? "yes" : "no");
+    m->counter++;
+    ASYNC_pause_job();
+    say("small copy: after pause job sees counter=%ld text=%s current job set=%s", m->counter, m->text,
+        ASYNC_get_current_job() ? "yes" : "no");
+    m->counter++;
+    ASYNC_pause_job();
+    say("small copy: after second pause counter=%ld", m->counter);
+    return (int)m->counter;
+}
+
+/* A 7-byte argument, copied and read back byte by byte. */
+static int odd_size_job(void *arg)
+{
+    const unsigned char *bytes = arg;
+    int sum = 0;
+    for (int i = 0; i < 7; i++) sum = sum * 3 + bytes[i];
+    ASYNC_pause_job();
+    for (int i = 0; i < 7; i++) sum = sum * 3 + bytes[i];
+    return sum;
+}
+
 static int large_job(void *arg)
 {
     const unsigned char *bytes = arg;
@@ -148,6 +177,39 @@ int main(void)
     free(m);
     while ((rc = ASYNC_start_job(&job, ctx, &ret, copy_job, NULL, 0)) == ASYNC_PAUSE) {}
     say("copy: rc=%s ret=%d", result_name(rc), ret);
+
+    /* The same with a 16-byte argument, and two such jobs paused at once. */
+    struct small_message *sm = malloc(sizeof *sm), *sm2 = malloc(sizeof *sm2);
+    ASYNC_JOB *job2 = NULL;
+    int ret2 = -1;
+    sm->counter = 20;
+    strcpy(sm->text, "first");
+    sm2->counter = 30;
+    strcpy(sm2->text, "second");
+    rc = ASYNC_start_job(&job, ctx, &ret, small_copy_job, sm, sizeof *sm);
+    say("small copy: start rc=%s", result_name(rc));
+    rc = ASYNC_start_job(&job2, ctx, &ret2, small_copy_job, sm2, sizeof *sm2);
+    say("small copy: second start rc=%s", result_name(rc));
+    sm->counter = 99;
+    strcpy(sm->text, "changed");
+    free(sm);
+    free(sm2);
+    while ((rc = ASYNC_start_job(&job, ctx, &ret, small_copy_job, NULL, 0)) == ASYNC_PAUSE) {}
+    say("small copy: rc=%s ret=%d", result_name(rc), ret);
+    while ((rc = ASYNC_start_job(&job2, ctx, &ret2, small_copy_job, NULL, 0)) == ASYNC_PAUSE) {}
+    say("small copy: second rc=%s ret=%d", result_name(rc), ret2);
+
+    /* An odd size (7 bytes), the caller's buffer gone before the resume. */
+    unsigned char *odd = malloc(7);
+    for (int i = 0; i < 7; i++) odd[i] = (unsigned char)(i * 37 + 5);
+    int expect_odd = 0;
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < 7; i++) expect_odd = expect_odd * 3 + odd[i];
+    rc = ASYNC_start_job(&job, ctx, &ret, odd_size_job, odd, 7);
+    memset(odd, 0, 7);
+    free(odd);
+    while ((rc = ASYNC_start_job(&job, ctx, &ret, odd_size_job, NULL, 0)) == ASYNC_PAUSE) {}
+    say("odd size: rc=%s sum %s", result_name(rc), ret == expect_odd ? "matches" : "differs");
 
     /* Arguments larger than a job stack. */
     unsigned char *big = malloc(1u << 20);

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // A job body that is a C function and an argument buffer, for the C library: the two words are
 // stored in the record (no allocation per start beyond the argument copy the C API requires).
+// An argument of up to 16 bytes (`JobRuntime.inlineArgumentBytes`: a pointer, or two, is the
+// usual case) is not allocated at all: the job copies it, as it starts, over the two words it has
+// just read, the first 16 bytes of its record (16-byte aligned, as malloc's copy would be), which
+// nothing else uses until the record's next job is prepared; the copy lives as long as the job.
 import Glibc
 
 /// The C library's job function type.
@@ -15,6 +19,21 @@ import Glibc
     let argument = unsafe UnsafeMutableRawPointer(mutating: words.load(fromByteOffset: MemoryLayout<UnsafeRawPointer>.size, as: UnsafeRawPointer?.self))
     let value = unsafe function(argument)
     unsafe free(argument)
+    if let pointer = unsafe delivery.pointee.value { unsafe pointer.storeBytes(of: value, as: Int32.self) }
+}
+
+/// Runs a C job function whose argument is copied into the record (see the top of this file):
+/// `delivery.body` holds the function, and the caller's argument address with its size (1 to
+/// `JobRuntime.inlineArgumentBytes`) in the top 16 bits. The job starts inside the caller's
+/// `SAJ_start_job`, so the caller's buffer is still there; nothing is freed when it returns.
+@usableFromInline func runForeignBodyCopyingArgument(_ delivery: UnsafeMutablePointer<JobDelivery>) {
+    let words = UnsafeMutableRawPointer(delivery)
+    let function = unsafe unsafeBitCast(words.load(as: UnsafeRawPointer.self), to: ForeignJobFunction.self)
+    let source = unsafe words.load(fromByteOffset: MemoryLayout<UnsafeRawPointer>.size, as: UInt.self)
+    let address = unsafe UnsafeRawPointer(bitPattern: source & JobSlot.handleAddressMask).unsafelyUnwrapped
+    // Both words are read: from here on they are the argument's copy.
+    unsafe words.copyMemory(from: address, byteCount: Int(source >> 48))
+    let value = unsafe function(words)
     if let pointer = unsafe delivery.pointee.value { unsafe pointer.storeBytes(of: value, as: Int32.self) }
 }
 
@@ -33,19 +52,23 @@ extension JobRuntime {
     /// nil), by the job itself; nothing is stored there otherwise. An idle record whose
     /// generation has used up the tags of C handles is retired first (see
     /// JobReference+OpaqueHandle.swift), so the job runs at a generation its handle can name.
+    /// `copyingArgument`: `argument` is a value of `inlineArgument(_:size:)`, copied by the job
+    /// into its record as it starts, and nothing is freed.
     /// OpenSSL equivalent: `ASYNC_start_job()` with `*job == NULL`.
     @inlinable @inline(__always)
     package static func start(
         waitContext: WaitContext?, function: ForeignJobFunction, argument: UnsafeMutableRawPointer?,
-        ret: UnsafeMutablePointer<Int32>?
+        copyingArgument: Bool = false, ret: UnsafeMutablePointer<Int32>?
     ) throws(AsyncJobError) -> ForeignStart {
         var body: (UnsafeRawPointer?, UnsafeRawPointer?) = unsafe (unsafeBitCast(function, to: UnsafeRawPointer.self), UnsafeRawPointer(argument))
+        let runner: JobBodyRunner
+        if copyingArgument { unsafe runner = runForeignBodyCopyingArgument } else { unsafe runner = runForeignBody }
         // Unprotected: a stack protector would cost every start instructions for a two-word
         // local that is only copied from.
         let step = try unsafe _withUnprotectedUnsafeMutablePointer(to: &body) { body throws(AsyncJobError) in
             // C job functions never fail: no error storage. The value goes straight to `ret`.
             try unsafe startInlined(
-                waitContext: waitContext, runner: runForeignBody, body: UnsafeMutableRawPointer(body),
+                waitContext: waitContext, runner: runner, body: UnsafeMutableRawPointer(body),
                 value: UnsafeMutableRawPointer(ret), error: nil, retiringSpentRecords: true)
         }
         switch step {
@@ -54,5 +77,18 @@ extension JobRuntime {
         case .noJobsAvailable: return .noJobsAvailable
         case .insideJob: return .insideJob
         }
+    }
+
+    /// The largest argument a job of the C library keeps in its record instead of a `malloc`ed copy.
+    @inlinable package static var inlineArgumentBytes: Int { JobSlot.bodyBytes }
+
+    /// The argument word of a start that copies `size` bytes at `args` into the job's record
+    /// (`start(...copyingArgument: true...)`), or nil if it cannot: `size` is 0 or above
+    /// `inlineArgumentBytes`, or the address uses the top 16 bits that carry the size.
+    @inlinable @inline(__always)
+    package static func inlineArgument(_ args: UnsafeMutableRawPointer, size: Int) -> UnsafeMutableRawPointer? {
+        let address = UInt(bitPattern: args)
+        guard size > 0, size <= inlineArgumentBytes, address & ~JobSlot.handleAddressMask == 0 else { return nil }
+        return unsafe UnsafeMutableRawPointer(bitPattern: address | UInt(size) << 48)
     }
 }
