@@ -8,7 +8,8 @@ core file, with the backtrace of each suspended stack.
 It needs only the symbol `_ajctx_debug` (in the library or the program that links it; no debug
 information required): a process-wide list of pools and the offsets of the fields to read
 (Sources/_CJobContext/include/job_context_debug.h). For each pool it prints the thread that owns it,
-then each paused job: its address (the C library's ASYNC_JOB *), its stack (size, guard page or
+then each paused job: its C handle (the ASYNC_JOB *: the record's address with the job's generation
+in the top 16 bits, Sources/AsyncJobs/Runtime/JobReference+OpaqueHandle.swift), its stack (size, guard page or
 canary) and the frames found by following the frame pointers saved on its stack, named with
 gdb's symbol tables (source lines where there is debug information) and Swift names demangled
 with `swift demangle` when it is on the PATH. How long and how often a job paused is kept in the
@@ -158,7 +159,10 @@ Usage: asyncjobs-paused [MAX-FRAMES]   (default 32 frames per job)"""
                 total += 1
                 size = read_u64(inferior, job + info["stack_size"])
                 guarded = read_u64(inferior, job + info["guard_size"]) != 0
-                lines.append(("job", "  job 0x%x: stack %d KiB (%s)" % (job, size // 1024, "guard page" if guarded else "canary")))
+                # The handle the C library gave out for it (its tag saturates at 0xFFFF).
+                generation = read_u64(inferior, job + info["record"] + info["generation"])
+                handle = job | min(generation, 0xFFFF) << 48
+                lines.append(("job", "  job 0x%x: stack %d KiB (%s)" % (handle, size // 1024, "guard page" if guarded else "canary")))
                 for index, pc in enumerate(backtrace(inferior, info, job, limit)):
                     jobs.append((len(lines), index, pc))
                     lines.append(("frame", None))
