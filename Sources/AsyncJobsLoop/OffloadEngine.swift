@@ -7,6 +7,7 @@
 import AsyncJobs
 import Synchronization
 import SystemPackage
+import _CSystemShims
 
 /// Runs closures on its own worker threads for code inside jobs, pausing the job meanwhile.
 ///
@@ -31,10 +32,23 @@ public final class OffloadEngine: Sendable {
     public let key: WaitContext.Key
     let workers: WorkerThreads
 
-    /// Creates an engine with `workers` threads (at least 1).
+    /// How the engine's worker threads are scheduled against the other threads of the process.
+    public enum WorkerScheduling: Sendable, Hashable {
+        /// The system's default (SCHED_OTHER), like any other thread.
+        case normal
+        /// SCHED_BATCH: the scheduler treats the workers as CPU-bound and favours the wake-ups of
+        /// other threads, such as a job loop's, over them. For CPU-bound work on a machine with
+        /// fewer cores than loop and worker threads together, it shortens the tail latency of the
+        /// loop's jobs (a loop that waits behind its own workers holds every job whose result is
+        /// ready; docs/speed.md has the measurements). Needs no privilege; where the system
+        /// refuses it, the workers run as `normal`.
+        case batch
+    }
+
+    /// Creates an engine with `workers` threads (at least 1), scheduled as `scheduling` says.
     /// - Throws: ``JobLoopError/Code/threadUnavailable`` if a thread cannot be created.
-    public init(workers: Int = 2) throws(JobLoopError) {
-        self.workers = try WorkerThreads(count: max(1, workers))
+    public init(workers: Int = 2, scheduling: WorkerScheduling = .normal) throws(JobLoopError) {
+        self.workers = try WorkerThreads(count: max(1, workers), scheduling: scheduling)
         self.key = WaitContext.Key(ObjectIdentifier(self.workers))
     }
 
@@ -117,10 +131,15 @@ final class WorkerThreads: Sendable {
     }
     private let queue = PosixMutex(Queue())
 
-    init(count: Int) throws(JobLoopError) {
+    init(count: Int, scheduling: OffloadEngine.WorkerScheduling) throws(JobLoopError) {
         for _ in 0..<count {
             let parker = ThreadParker()
-            switch PlatformThread.spawn(name: "aj-offload", { [self] in self.work(parker) }) {
+            switch PlatformThread.spawn(name: "aj-offload", { [self] in
+                // A refusal leaves the worker as it is: the engine works the same, only
+                // scheduled as any other thread.
+                if scheduling == .batch { _ = aj_thread_set_batch_scheduling() }
+                self.work(parker)
+            }) {
             case .success(let thread): queue.withLock { $0.threads.append(thread) }
             case .failure(let errno):
                 shutdown()

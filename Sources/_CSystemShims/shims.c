@@ -5,6 +5,7 @@
 #include "system_shims.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
@@ -47,6 +48,15 @@ int aj_thread_set_name(const char *name) {
     truncated[sizeof truncated - 1] = '\0';
     return pthread_setname_np(pthread_self(), truncated);
 }
+
+int aj_thread_set_batch_scheduling(void) {
+    struct sched_param param = {0};
+    return sched_setscheduler(0, SCHED_BATCH, &param) == 0 ? 0 : errno;
+}
+
+int aj_thread_scheduling_policy(void) { return sched_getscheduler(0); }
+
+int aj_sched_batch(void) { return SCHED_BATCH; }
 
 static __thread int aj_edge_watcher;
 

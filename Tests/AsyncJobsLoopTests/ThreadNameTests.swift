@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The threads the package starts carry their names (as ps, top, gdb and /proc show them).
+// The threads the package starts carry their names (as ps, top, gdb and /proc show them), and
+// an offload engine's workers the scheduling class asked for.
 import AsyncJobs
 import AsyncJobsLoop
 import AsyncJobsTesting
@@ -12,7 +13,31 @@ private func currentThreadName() -> String {
         .trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
+/// The calling thread's scheduling policy, as /proc reports it (field 41 of its stat line:
+/// 0 SCHED_OTHER, 3 SCHED_BATCH).
+private func currentSchedulingPolicy() -> Int? {
+    guard let stat = try? String(contentsOfFile: "/proc/thread-self/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+    else { return nil }
+    // Fields after the command name, which is in parentheses, start with field 3.
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    return fields.count > 38 ? Int(fields[38]) : nil
+}
+
 @Suite struct ThreadNameTests {
+    @Test(arguments: [OffloadEngine.WorkerScheduling.normal, .batch])
+    func workersAreScheduledAsAsked(scheduling: OffloadEngine.WorkerScheduling) async throws {
+        let loop = try JobLoop.spawn()
+        let engine = try OffloadEngine(workers: 2, scheduling: scheduling)
+        let policies = try await loop.execute { () -> [Int?] in
+            [currentSchedulingPolicy(), try engine.perform { currentSchedulingPolicy() }]
+        }
+        // The loop's own thread is never changed; the workers are as asked.
+        #expect(policies == [0, scheduling == .batch ? 3 : 0])
+        loop.shutdownAndWait()
+        engine.shutdown()
+    }
+
     @Test func loopAndWorkerThreadsAreNamed() async throws {
         let loop = try JobLoop.spawn()
         let engine = try OffloadEngine(workers: 1)

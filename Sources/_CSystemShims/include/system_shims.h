@@ -27,6 +27,18 @@ int aj_affinity_cpu_count(void);
 /// `name`, as ps, top, gdb and /proc show it. Returns 0 or an error number.
 int aj_thread_set_name(const char *name);
 
+/// Puts the calling thread in the SCHED_BATCH scheduling class (sched_setscheduler(2) with pid
+/// 0 acts on the calling thread; no privilege needed): the scheduler treats it as CPU-bound and
+/// favours other threads' wake-ups over it. Returns 0 or an error number.
+int aj_thread_set_batch_scheduling(void);
+
+/// The calling thread's scheduling policy (sched_getscheduler(2)), e.g. SCHED_OTHER or
+/// SCHED_BATCH, or -1.
+int aj_thread_scheduling_policy(void);
+
+/// SCHED_BATCH, for comparisons in Swift.
+int aj_sched_batch(void);
+
 /// A flag of the calling thread (thread-local storage, which Swift cannot declare): set by a job
 /// loop on its own thread while it watches engine descriptors edge-triggered.
 void aj_thread_set_edge_watcher(int value);

@@ -29,13 +29,17 @@ public struct SpeedOptions: Sendable {
     /// Loops of the jobs variant (a ``JobLoopGroup`` when more than 1; the jobs are spread
     /// evenly over them).
     public var loops: Int
+    /// How the offload engine's workers are scheduled.
+    public var workerScheduling: OffloadEngine.WorkerScheduling
 
     /// Creates run settings.
     public init(
         jobs: Int, seconds: Double, workers: Int, notification: JobLoop.Configuration.Notification,
-        latency: Duration, slots: Int, progress: Bool, loops: Int = 1
+        latency: Duration, slots: Int, progress: Bool, loops: Int = 1,
+        workerScheduling: OffloadEngine.WorkerScheduling = .normal
     ) {
         self.loops = max(1, loops)
+        self.workerScheduling = workerScheduling
         self.jobs = jobs
         self.seconds = seconds
         self.workers = workers
@@ -160,7 +164,8 @@ public struct SpeedRunner: Sendable {
         let loops = max(1, loops ?? options.loops)
         let concurrency = variant == .sync ? 1 : max(1, jobs ?? options.jobs)
         let engines = try SpeedEngines(
-            workload: SpeedWorkload(operation: operation), workers: options.workers, latency: options.latency,
+            workload: SpeedWorkload(operation: operation), workers: options.workers,
+            workerScheduling: options.workerScheduling, latency: options.latency,
             slots: options.slots)
         defer { engines.shutdown() }
         let meter = Meter()

@@ -63,13 +63,16 @@ struct SpeedEngines: Sendable {
     let engine: OffloadEngine?
     let accelerator: SimulatedAccelerator?
 
-    init(workload: SpeedWorkload, workers: Int, latency: Duration, slots: Int) throws {
+    init(
+        workload: SpeedWorkload, workers: Int, workerScheduling: OffloadEngine.WorkerScheduling = .normal,
+        latency: Duration, slots: Int
+    ) throws {
         self.workload = workload
         if workload.operation == .accel {
             engine = nil
             accelerator = try SimulatedAccelerator(latency: latency, slots: slots)
         } else {
-            engine = try OffloadEngine(workers: workers)
+            engine = try OffloadEngine(workers: workers, scheduling: workerScheduling)
             accelerator = nil
         }
     }

@@ -36,6 +36,9 @@ struct SpeedCommand: ParsableCommand {
     @Option(help: "How engines wake the loop's jobs: fd (eventfd + epoll) or callback.")
     var notify = Notify.fd
 
+    @Option(help: "How the offload engine's workers are scheduled: normal, or batch (SCHED_BATCH: the loop's wake-ups come first).")
+    var workerScheduling = WorkerSchedulingOption.normal
+
     @Option(
         help: ArgumentHelp(
             "Loops (threads) of the jobs variant; with more than 1, the jobs variant runs with 1, 2, ... up to this many loops and reports the scaling.",
@@ -73,7 +76,8 @@ struct SpeedCommand: ParsableCommand {
     func run() throws {
         let options = SpeedOptions(
             jobs: jobs, seconds: seconds, workers: workers, notification: notify == .fd ? .waitFD : .callback,
-            latency: .microseconds(latencyUs), slots: slots, progress: !noProgress, loops: loops)
+            latency: .microseconds(latencyUs), slots: slots, progress: !noProgress, loops: loops,
+            workerScheduling: workerScheduling == .batch ? .batch : .normal)
         let chosen = operations.isEmpty ? SpeedOperation.allCases : operations
         let start = Machine.CPUTimes.now()
         (targets ? SpeedReport.targetsHeader(options) : SpeedReport.header(
@@ -111,3 +115,9 @@ struct SpeedCommand: ParsableCommand {
 
 extension SpeedOperation: ExpressibleByArgument {}
 extension SpeedVariant: ExpressibleByArgument {}
+
+/// `--worker-scheduling`'s values.
+enum WorkerSchedulingOption: String, ExpressibleByArgument, CaseIterable {
+    case normal
+    case batch
+}
