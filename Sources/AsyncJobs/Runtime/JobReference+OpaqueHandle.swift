@@ -224,7 +224,8 @@ extension JobRuntime {
         // this thread's current one (declined here) or another thread's (another pool). A job
         // that exists belongs to a pool; this thread's pool, and no job running, make it
         // resumable here.
-        guard unsafe record.pointee.generation == JobSlot.tag(ofOpaqueHandle: handle), unsafe _ajctx_current() == nil
+        guard unsafe _ajctx_generation_load(&record.pointee.generation) == JobSlot.tag(ofOpaqueHandle: handle),
+            unsafe _ajctx_current() == nil
         else { return nil }
         let pool = unsafe record.pointee.pool.unsafelyUnwrapped
         guard unsafe UInt(bitPattern: pool.core) == unsafeBitCast(_ajctx_pool(), to: UInt.self),

@@ -73,8 +73,9 @@ import _CJobContext
     }
     @inlinable
     var generation: UInt64 {
-        get { unsafe record.pointee.generation }
-        nonmutating set { unsafe record.pointee.generation = newValue }
+        // Relaxed atomics (plain loads and stores): see `_ajctx_generation_load`.
+        get { unsafe _ajctx_generation_load(&record.pointee.generation) }
+        nonmutating set { unsafe _ajctx_generation_store(&record.pointee.generation, newValue) }
     }
     @inlinable
     var cancelRequested: Bool {
@@ -420,6 +421,8 @@ extension JobSlot {
         // thread, where it is the current job. (A C handle takes the record's generation, so the
         // C library checks the state before it calls this.) `refusal(toResume:)` tells the cases
         // apart on the slow path.
+        // (A plain read: a Swift handle's job is paused in this thread's pool, so no other thread
+        // can be reusing its record; C handles go through `_ajctx_generation_load`.)
         guard unsafe record.pointee.generation == job.generation, unsafe _ajctx_current() == nil else { return nil }
         // A job that is not idle belongs to a pool (records leave their pool only when idle).
         let pool = unsafe record.pointee.pool.unsafelyUnwrapped

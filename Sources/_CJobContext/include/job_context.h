@@ -270,6 +270,20 @@ void *_ajctx_make(void *stack_top, void (*entry)(void *_Nullable data));
 /// switches back. No sanitizer or exclusivity bookkeeping.
 void *_Nullable _ajctx_swap(void *_Nullable *_Nonnull save, void *to, void *_Nullable data);
 
+// ---- A record's generation ----
+
+/// A job record's generation, read and written as a relaxed atomic: a stale C handle is checked
+/// by reading the generation of a record that another thread's pool may be reusing at that
+/// moment (the record's owner is then that thread). On x86_64 and arm64 these are plain loads
+/// and stores; the atomic spelling tells the compiler and ThreadSanitizer that the race is
+/// intended (the reader only compares, and any value it sees refuses a stale handle).
+static inline __attribute__((always_inline)) uint64_t _ajctx_generation_load(const uint64_t *generation) {
+    return __atomic_load_n(generation, __ATOMIC_RELAXED);
+}
+static inline __attribute__((always_inline)) void _ajctx_generation_store(uint64_t *generation, uint64_t value) {
+    __atomic_store_n(generation, value, __ATOMIC_RELAXED);
+}
+
 // ---- Task-local values ----
 
 /// The inline switches' tests, folded into one comparison each (no branch of their own; only
