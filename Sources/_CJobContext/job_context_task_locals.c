@@ -303,7 +303,6 @@ int _ajctx_task_locals_enter(_ajctx_job *job) {
     if ((fallback | task) == 0 && own == NULL) return 0;
     _ajctx_tls.tl_saved_fallback = fallback;
     _ajctx_tls.tl_saved_task = task;
-    _ajctx_tls.tl_hidden = 1;
     job->task_locals = NULL;
     if (job->reusable) {
         // A body starts (its frame is at a body boundary): copies of the starter's bindings.
@@ -326,26 +325,30 @@ void _ajctx_task_locals_leave(_ajctx_job *job, int ended) {
         while (*tl_thread_fallback != 0) swift_task_localValuePop();
     }
     uintptr_t own = *tl_thread_fallback;
-    if (!_ajctx_tls.tl_hidden && own == 0) return;
+    // (Nothing was hidden and the job has no bindings: the words are already the resumer's.)
+    if (own == 0 && (_ajctx_tls.tl_saved_fallback | _ajctx_tls.tl_saved_task) == 0) return;
     job->task_locals = (void *)own;
     *tl_thread_fallback = _ajctx_tls.tl_saved_fallback;
     *tl_thread_task = _ajctx_tls.tl_saved_task;
     _ajctx_tls.tl_saved_fallback = 0;
     _ajctx_tls.tl_saved_task = 0;
-    _ajctx_tls.tl_hidden = 0;
+}
+
+// Destroys the bindings of a storage that is not installed (a job's, a snapshot's): installs
+// it on the calling thread with no task for the while and pops until the runtime frees it.
+static void pop_detached(void *storage) {
+    uintptr_t fallback = *tl_thread_fallback, task = *tl_thread_task;
+    *tl_thread_task = 0;
+    *tl_thread_fallback = (uintptr_t)storage;
+    while (*tl_thread_fallback != 0) swift_task_localValuePop();
+    *tl_thread_fallback = fallback;
+    *tl_thread_task = task;
 }
 
 void _ajctx_discard_task_locals(_ajctx_job *job) {
     void *own = job->task_locals;
     job->task_locals = NULL;
-    if (own == NULL || !thread_words()) return;
-    // Pop them as the job would have, with its storage installed and no task for the while.
-    uintptr_t fallback = *tl_thread_fallback, task = *tl_thread_task;
-    *tl_thread_task = 0;
-    *tl_thread_fallback = (uintptr_t)own;
-    while (*tl_thread_fallback != 0) swift_task_localValuePop();
-    *tl_thread_fallback = fallback;
-    *tl_thread_task = task;
+    if (own != NULL && thread_words()) pop_detached(own);
 }
 
 // ---- Values carried to a job started elsewhere ----
@@ -384,13 +387,7 @@ void _ajctx_task_locals_uninstall(void *captured, const uintptr_t saved[2]) {
 }
 
 void _ajctx_task_locals_release(void *captured) {
-    if (captured == NULL || !thread_words()) return;
-    uintptr_t fallback = *tl_thread_fallback, task = *tl_thread_task;
-    *tl_thread_task = 0;
-    *tl_thread_fallback = (uintptr_t)captured;
-    while (*tl_thread_fallback != 0) swift_task_localValuePop();
-    *tl_thread_fallback = fallback;
-    *tl_thread_task = task;
+    if (captured != NULL && thread_words()) pop_detached(captured);
 }
 
 #else

@@ -107,18 +107,4 @@ struct AccessSetFastPathTests {
     }
 }
 
-extension Thread {
-    /// Runs `body` on a new thread and returns its result.
-    static func runAndJoin<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T {
-        let result = Mutex<T?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            result.withLock { $0 = body() }
-            done.signal()
-        }
-        thread.start()
-        done.wait()
-        return result.withLock { $0 }!
-    }
-}
 #endif

@@ -25,15 +25,7 @@ private final class BoundMarker: Sendable {
 
 /// Runs `body` on a new thread (no current task) and returns its result.
 private func onPlainThread<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T {
-    let result = Mutex<T?>(nil)
-    let done = DispatchSemaphore(value: 0)
-    let thread = Thread {
-        result.withLock { $0 = body() }
-        done.signal()
-    }
-    thread.start()
-    done.wait()
-    return result.withLock { $0 }!
+    Thread.runAndJoin(body)
 }
 
 /// Two jobs that each bind a name and pause inside the binding, interleaved; what each saw at

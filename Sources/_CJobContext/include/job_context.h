@@ -213,11 +213,10 @@ typedef struct _ajctx_thread_state {
     uintptr_t *_Nullable tl_fallback;
     uintptr_t *_Nullable tl_task;
     /// While a job runs after an out-of-line switch hid them: the resumer's values of those two
-    /// words, restored when the job switches out. 0 otherwise.
+    /// words, restored when the job switches out. 0 otherwise (a resumer whose words were not
+    /// hidden had both at 0, which restoring the zeros gives back).
     uintptr_t tl_saved_fallback;
     uintptr_t tl_saved_task;
-    /// 1 while the running job was entered with the resumer's words hidden (see above).
-    uintptr_t tl_hidden;
 } _ajctx_thread_state;
 
 extern _Thread_local _ajctx_thread_state _ajctx_tls __attribute__((tls_model("initial-exec")));

@@ -3,6 +3,7 @@
 // left outstanding, and drivers that resume a job until it finishes.
 import AsyncJobs
 import Foundation
+import Synchronization
 import Testing
 
 /// Runs `body` on a fresh pool of the calling thread and checks afterwards that no job is in use
@@ -111,4 +112,19 @@ func residentBytes() -> Int {
     guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
     let fields = text.split(separator: " ")
     return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
+}
+
+extension Thread {
+    /// Runs `body` on a new thread (one without a current task) and returns its result.
+    static func runAndJoin<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T {
+        let result = Mutex<T?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            result.withLock { $0 = body() }
+            done.signal()
+        }
+        thread.start()
+        done.wait()
+        return result.withLock { $0 }!
+    }
 }
