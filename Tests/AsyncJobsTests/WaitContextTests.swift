@@ -10,6 +10,7 @@ import Testing
 private let keyA = WaitContext.Key("engine A")
 private let keyB = WaitContext.Key("engine B")
 private func fd(_ number: Int32) -> FileDescriptor { FileDescriptor(rawValue: number) }
+private let heldValue = JobLocal<Int>()
 
 /// Whether `fd` is readable right now.
 func isReadable(_ fd: FileDescriptor) -> Bool {
@@ -228,6 +229,36 @@ struct WaitContextTests {
             stop.store(true, ordering: .releasing)
             #expect(ending.value == 1)
             #expect(context.allWaitFDs.isEmpty)
+        }
+    }
+
+    /// A finished job lets its wait context go, whatever else it held (a job that held only the
+    /// context takes the short way back to the pool; one with a job-local value or a wake
+    /// descriptor the whole one), and its record takes the next job.
+    @Test(arguments: ["context only", "job-local value", "wake descriptor"])
+    func aFinishedJobLetsItsWaitContextGo(_ alsoHeld: String) throws {
+        try withFreshPool(maxSize: 1) {
+            weak var released: WaitContext?
+            do {
+                let context = WaitContext()
+                released = context
+                let ending = drive(try AsyncJob.start(waitContext: context) { () -> Int in
+                    switch alsoHeld {
+                    case "job-local value": heldValue.value = 7
+                    case "wake descriptor": _ = try? AsyncJob.current!.waitFD()
+                    default: break
+                    }
+                    return 1
+                })
+                #expect(ending.value == 1)
+            }
+            #expect(released == nil, "the finished job still holds its wait context")
+            #expect(JobPool.statistics?.jobs == 1)
+            #expect(JobPool.statistics?.idle == 1)
+            let next = WaitContext()
+            let again = drive(try AsyncJob.start(waitContext: next) { AsyncJob.currentWaitContext === next && heldValue.value == nil })
+            #expect(again.value == true)
+            #expect(JobPool.statistics?.jobs == 1)
         }
     }
 

@@ -46,6 +46,21 @@ extension PoolHandle {
     /// may not stay.
     @usableFromInline @inline(never)
     func recycleSlowly(_ slot: JobSlot) {
+        // The usual case here, every job the C library starts with a wait context: the context is
+        // all there is to let go. Released last, once the record is back in its pool (as the
+        // job-local storage below: a deinit may run any code).
+        if slot.holdsAtMostAWaitContext(stackByteCount: stackByteCount) && total <= limit {
+            let context = slot.takeWaitContext()
+            pushFree(slot)
+            _ = consume context
+            return
+        }
+        recycleWhole(slot)
+    }
+
+    /// `recycleSlowly`'s other cases (out of line, so that its usual case saves no register).
+    @inline(never)
+    func recycleWhole(_ slot: JobSlot) {
         // Out of the record before `pushFree` reuses its word; released last (see `takeLocals`).
         let locals = slot.takeLocals()
         withExtendedLifetime(locals) {

@@ -31,8 +31,18 @@ import Glibc
     let function = unsafe unsafeBitCast(words.load(as: UnsafeRawPointer.self), to: ForeignJobFunction.self)
     let source = unsafe words.load(fromByteOffset: MemoryLayout<UnsafeRawPointer>.size, as: UInt.self)
     let address = unsafe UnsafeRawPointer(bitPattern: source & JobSlot.handleAddressMask).unsafelyUnwrapped
-    // Both words are read: from here on they are the argument's copy.
-    unsafe words.copyMemory(from: address, byteCount: Int(source >> 48))
+    // Both words are read: from here on they are the argument's copy. The usual sizes (an int,
+    // a pointer, two pointers) as plain loads and stores, the others through memcpy.
+    switch source >> 48 {
+    case 4: unsafe words.storeBytes(of: address.loadUnaligned(as: UInt32.self), as: UInt32.self)
+    case 8: unsafe words.storeBytes(of: address.loadUnaligned(as: UInt64.self), as: UInt64.self)
+    case 16:
+        let low = unsafe address.loadUnaligned(as: UInt64.self)
+        let high = unsafe address.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+        unsafe words.storeBytes(of: low, as: UInt64.self)
+        unsafe words.storeBytes(of: high, toByteOffset: 8, as: UInt64.self)
+    case let size: unsafe words.copyMemory(from: address, byteCount: Int(size))
+    }
     let value = unsafe function(words)
     if let pointer = unsafe delivery.pointee.value { unsafe pointer.storeBytes(of: value, as: Int32.self) }
 }

@@ -482,11 +482,32 @@ extension JobSlot {
             && machine.pointee.stack_size == stackByteCount
     }
 
+    /// `needsOnlyTheFreeList`, but for the wait context, for a job that `clearPauseBlocks` has
+    /// recycled: it has no wake descriptor or job-local storage, a guarded stack of
+    /// `stackByteCount` bytes, and its pool does not record pauses.
+    func holdsAtMostAWaitContext(stackByteCount: Int) -> Bool {
+        // The gate holds only its kept bits now (`clearPauseBlocks`).
+        unsafe record.pointee.pauseGate == 0 && machine.pointee.wake_fd < 0
+            && machine.pointee.stack_size == stackByteCount
+    }
+
     /// Gives a starting job its wait context (out of line: it retains the context). Takes the
-    /// optional as it is, so that the inlined caller does not copy it to unwrap it.
+    /// optional as it is, so that the inlined caller does not copy it to unwrap it. The job is
+    /// idle, so it holds no context: its field is initialized over, with nothing to release.
     @usableFromInline @inline(never)
     func attachWaitContext(_ context: WaitContext?) {
-        waitContext = context
+        unsafe assert(record.pointee.waitContextAddress == nil, "a wait context attached to a job that has one")
+        unsafe record.pointee.waitContextAddress = context.map { unsafe Unmanaged.passUnretained($0).toOpaque() }
+        unsafe record.pointer(to: \.waitContext)!.initialize(to: context)
+    }
+
+    /// Takes a finished job's wait context out of its record, for the caller to release.
+    func takeWaitContext() -> WaitContext? {
+        unsafe record.pointee.waitContextAddress = nil
+        let field = unsafe record.pointer(to: \.waitContext)!
+        let context = unsafe field.move()
+        unsafe field.initialize(to: nil)
+        return context
     }
 
     /// The usual pause, inlined into the caller: inside a job that may pause, is not cancelled
