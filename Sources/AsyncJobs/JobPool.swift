@@ -35,7 +35,7 @@ public enum JobPool {
         var stackSize = JobPool.defaultStackSize
         var allocator: any StackAllocator = GuardedStackAllocator()
     }
-    static let defaults = PosixMutex(Defaults())
+    static let defaults = FutexMutex(Defaults())
 
     /// Sets the limits of the calling thread's pool, creating it if needed, and makes
     /// `initialSize` jobs now. Calling it again applies the new limits at once: idle jobs beyond

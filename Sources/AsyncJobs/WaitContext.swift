@@ -206,7 +206,8 @@ public final class WaitContext: Sendable {
     struct State {
         var entries: [Entry] = [] {
             // Any change to the entries may change what a lookup finds.
-            didSet { engineLookup = nil }
+            // (Tested first: assigning nil to nil still calls release.)
+            didSet { if engineLookup != nil { engineLookup = nil } }
         }
         /// The last engine object found by `engineTarget(forKey:matching:)` for an
         /// `ObjectIdentifier` key (its bits): an engine looks its fd up at every operation, and
@@ -221,7 +222,7 @@ public final class WaitContext: Sendable {
     }
 
     /// Writers take it; readers of what `mirror` holds do not.
-    let state = PosixMutex(State())
+    let state = FutexMutex(State())
     /// A copy of the descriptors and of the C callback that readers take without the lock.
     @usableFromInline let mirror = Mirror()
     /// The engine's status (a plain word: no lock).
@@ -275,7 +276,7 @@ public final class WaitContext: Sendable {
     private func append(_ entry: Entry) {
         state.withLock { state in
             state.entries.append(entry)
-            mirror.publish(state)
+            mirror.publishAppended(state)
         }
         hasChanges.store(true, ordering: .releasing)
     }
@@ -405,13 +406,17 @@ public final class WaitContext: Sendable {
     public func clearWaitFD(forKey key: Key) -> Bool {
         let cleared = state.withLock { state -> Bool in
             guard let index = state.entries.lastIndex(where: { !$0.deleted && $0.matches(key) }) else { return false }
-            if state.entries[index].added {
-                // Added and cleared within one period: it never existed as far as changes go.
-                state.entries.remove(at: index)
-            } else {
+            if !state.entries[index].added {
                 state.entries[index].deleted = true
+            } else if index == state.entries.count - 1 {
+                // Added and cleared within one period: it never existed as far as changes go.
+                state.entries.removeLast()
+            } else {
+                state.entries.remove(at: index)
+                mirror.publish(state)
+                return true
             }
-            mirror.publish(state)
+            mirror.publishChange(at: index, state)
             return true
         }
         if cleared { hasChanges.store(true, ordering: .releasing) }
@@ -427,12 +432,16 @@ public final class WaitContext: Sendable {
                 guard !state.entries[index].deleted, state.entries[index].keyKind == .word,
                     state.entries[index].keyBits == key
                 else { continue }
-                if state.entries[index].added {
-                    state.entries.remove(at: index)
-                } else {
+                if !state.entries[index].added {
                     state.entries[index].deleted = true
+                } else if index == state.entries.count - 1 {
+                    state.entries.removeLast()
+                } else {
+                    state.entries.remove(at: index)
+                    mirror.publish(state)
+                    return true
                 }
-                mirror.publish(state)
+                mirror.publishChange(at: index, state)
                 return true
             }
             return false

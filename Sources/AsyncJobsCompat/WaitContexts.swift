@@ -10,6 +10,7 @@
 import AsyncJobs
 import CAsyncJobsCompat
 import Glibc
+import Synchronization
 
 /// Conversions between `SAJ_WAIT_CTX *` and WaitContext.
 enum WaitContextHandle {
@@ -50,6 +51,9 @@ public func SAJ_WAIT_CTX_free(_ ctx: OpaquePointer?) {
     unsafe Unmanaged<WaitContext>.fromOpaque(UnsafeRawPointer(ctx)).release()
 }
 
+/// Whether `foreignCleanupCallerInstalled` has run.
+private let foreignCleanupCallerReady = Atomic(false)
+
 /// Installs, once, how the core calls a C cleanup routine (`SAJ_cleanup_fn`): as OpenSSL does
 /// from ASYNC_WAIT_CTX_free, cleanup(ctx, key, fd, custom_data).
 private let foreignCleanupCallerInstalled: Void = WaitContext.installForeignCleanupCaller {
@@ -67,7 +71,11 @@ public func SAJ_WAIT_CTX_set_wait_fd(
     guard let ctx = unsafe ctx else { return OpenSSLResult.failed(.nullArgument) }
     var routine: UInt = 0
     if let cleanup = unsafe cleanup {
-        _ = foreignCleanupCallerInstalled
+        // (A flag first: the lazy global's check is a call into the runtime at every set.)
+        if !foreignCleanupCallerReady.load(ordering: .acquiring) {
+            _ = foreignCleanupCallerInstalled
+            foreignCleanupCallerReady.store(true, ordering: .releasing)
+        }
         routine = unsafe ForeignFunction(cleanup).bits
     }
     unsafe WaitContextHandle.borrow(ctx) { context in

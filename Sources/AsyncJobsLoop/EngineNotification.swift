@@ -174,12 +174,12 @@ package final class EngineRequest: Sendable {
     private let work: (@Sendable () throws -> any Sendable)?
     /// Where a worker leaves the result of `work` (nil with no work: an accelerator request
     /// makes no lock).
-    private let outcome: PosixMutex<Outcome>?
+    private let outcome: FutexMutex<Outcome>?
 
     package init(target: NotificationTarget, work: (@Sendable () throws -> any Sendable)?) {
         self.target = target
         self.work = work
-        self.outcome = work == nil ? nil : PosixMutex(.pending)
+        self.outcome = work == nil ? nil : FutexMutex(.pending)
         if case .waitFD(let box) = target { box.retainForOperation() }
     }
 

@@ -118,7 +118,7 @@ final class CancellableSubmission: Sendable {
     private struct Box: Sendable {
         var state: State = .notSubmitted
     }
-    private let box = PosixMutex(Box())
+    private let box = FutexMutex(Box())
 
     /// Records the work about to be enqueued. Returns false if the task was cancelled already.
     func submitting(_ work: any LoopWork, loop: JobLoop) -> Bool {

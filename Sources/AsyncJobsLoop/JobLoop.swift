@@ -133,7 +133,7 @@ public final class JobLoop: Sendable {
 
     /// The loop's configuration.
     public let configuration: Configuration
-    let shared = PosixMutex(Shared())
+    let shared = FutexMutex(Shared())
     let wakeFD: FileDescriptor
     let epollFD: FileDescriptor
     let loopThreadID = Atomic<UInt>(0)

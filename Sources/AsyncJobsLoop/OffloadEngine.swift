@@ -105,7 +105,7 @@ final class ContinuationSlot<Value: Sendable>: Sendable {
         var continuation: CheckedContinuation<Value, any Error>?
         var request: EngineRequest?
     }
-    private let parts = PosixMutex(Parts())
+    private let parts = FutexMutex(Parts())
 
     func set(_ continuation: CheckedContinuation<Value, any Error>, _ request: EngineRequest) {
         parts.withLock { $0 = Parts(continuation: continuation, request: request) }
@@ -129,7 +129,7 @@ final class WorkerThreads: Sendable {
         var stopping = false
         var threads: [PlatformThread] = []
     }
-    private let queue = PosixMutex(Queue())
+    private let queue = FutexMutex(Queue())
 
     init(count: Int, scheduling: OffloadEngine.WorkerScheduling) throws(JobLoopError) {
         for _ in 0..<count {

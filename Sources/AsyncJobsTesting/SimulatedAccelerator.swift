@@ -128,7 +128,7 @@ final class AcceleratorDevice: Sendable {
         var completed = 0
         var peak = 0
     }
-    private let state = PosixMutex(State())
+    private let state = FutexMutex(State())
     private let parker = ThreadParker()
     private let timer: FileDescriptor
     private let latency: UInt64

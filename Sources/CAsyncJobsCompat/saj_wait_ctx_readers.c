@@ -170,27 +170,33 @@ whole:
 
 int SAJ_WAIT_CTX_get_all_fds(SAJ_WAIT_CTX *ctx, SAJ_FD *fd, size_t *numfds) {
     const struct saj_mirror *mirror = numfds ? mirror_of(ctx) : NULL;
-    if (mirror != NULL) {
-        uintptr_t before = read_begin(mirror);
-        uintptr_t count = mirrored_count(mirror, before);
-        if (count <= SAJ_MIRROR_CAPACITY) {
-            // Every live descriptor, newest first, straight into the caller's array (sized from
-            // an earlier call, as OpenSSL's callers do; a torn copy is written over below).
-            size_t found = 0;
+    if (mirror == NULL) goto whole;
+    uintptr_t before = read_begin(mirror);
+    uintptr_t count = mirrored_count(mirror, before);
+    if (__builtin_expect(count > SAJ_MIRROR_CAPACITY, 0)) goto whole;
+    // Every live descriptor, newest first, straight into the caller's array (sized from an
+    // earlier call, as OpenSSL's callers do; a torn copy is written over by the whole version).
+    // Two loops, so that neither keeps the other's case in a register.
+    size_t found = 0;
+    if (fd != NULL) {
 #pragma clang loop unroll(disable)
-            while (count > 0) {
-                count--;
-                uintptr_t meta = LOAD(mirror->metas[count]);
-                if (meta & SAJ_MIRROR_DELETED) continue;
-                if (fd != NULL) fd[found] = (SAJ_FD)(uint32_t)meta;
-                found++;
-            }
-            if (read_valid(mirror, before)) {
-                *numfds = found;
-                return 1;
-            }
+        while (count > 0) {
+            count--;
+            uintptr_t meta = LOAD(mirror->metas[count]);
+            if (meta & SAJ_MIRROR_DELETED) continue;
+            fd[found++] = (SAJ_FD)(uint32_t)meta;
+        }
+    } else {
+#pragma clang loop unroll(disable)
+        while (count > 0) {
+            count--;
+            found += !(LOAD(mirror->metas[count]) & SAJ_MIRROR_DELETED);
         }
     }
+    if (!read_valid(mirror, before)) goto whole;
+    *numfds = found;
+    return 1;
+whole:
     return get_all_fds_slowly(ctx, fd, numfds);
 }
 

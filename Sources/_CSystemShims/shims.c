@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // eventfd reads and writes without glibc's cancellation point, the affinity mask's CPU count,
-// and dladdr (see system_shims.h).
+// dladdr, and the futex lock (see system_shims.h).
 #define _GNU_SOURCE
 #include "system_shims.h"
 
@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <string.h>
 
+#include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -71,4 +72,22 @@ int aj_symbol_for_address(const void *address, const char **name, const void **s
     *start = info.dli_saddr;
     *image = info.dli_fname;
     return 1;
+}
+
+// The three-state futex mutex (U. Drepper, "Futexes Are Tricky", mutex 3). A locker that finds
+// the lock taken marks it 2 and sleeps while it stays 2; the unlock that finds 2 wakes one
+// sleeper, which takes the lock marking it 2 again (it cannot know whether others sleep), so no
+// wake-up is lost. No spinning, like a default pthread mutex.
+void aj_mutex_lock(uint32_t *word) {
+    uint32_t state = 0;
+    if (__atomic_compare_exchange_n(word, &state, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return;
+    if (state != 2) state = __atomic_exchange_n(word, 2, __ATOMIC_ACQUIRE);
+    while (state != 0) {
+        syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+        state = __atomic_exchange_n(word, 2, __ATOMIC_ACQUIRE);
+    }
+}
+
+void aj_mutex_unlock(uint32_t *word) {
+    if (__atomic_exchange_n(word, 0, __ATOMIC_RELEASE) == 2) syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }

@@ -8,7 +8,7 @@ import Testing
 
 /// Records every call an engine makes.
 private final class RecordingSink: CompletionBatchSink {
-    private let calls = PosixMutex<[[Int32]]>([])
+    private let calls = FutexMutex<[[Int32]]>([])
     let caughtUp: Bool
     init(caughtUp: Bool = true) { self.caughtUp = caughtUp }
     var recorded: [[Int32]] { calls.withLock { $0 } }

@@ -282,7 +282,7 @@ struct JobLoopTests {
         let count = 16
         let log = CompletionLog<Int>(count: count)
         let stop = Atomic(false)
-        let contexts = PosixMutex<[WaitContext]>([])
+        let contexts = FutexMutex<[WaitContext]>([])
         for index in 0..<count {
             loop.submit({
                 if let context = AsyncJob.currentWaitContext { contexts.withLock { $0.append(context) } }

@@ -12,10 +12,10 @@ final class Latch: Sendable {
         var remaining: Int
         var waiter: CheckedContinuation<Void, Never>?
     }
-    private let state: PosixMutex<State>
+    private let state: FutexMutex<State>
 
     init(count: Int) {
-        state = PosixMutex(State(remaining: count))
+        state = FutexMutex(State(remaining: count))
     }
 
     func arrive() {
@@ -63,11 +63,11 @@ final class FrameObject: Sendable {
 
 /// Records each piece of work's completions by index.
 final class CompletionLog<Value: Sendable>: Sendable {
-    private let entries: PosixMutex<[[Result<Value, any Error>]]>
+    private let entries: FutexMutex<[[Result<Value, any Error>]]>
     let latch: Latch
 
     init(count: Int) {
-        entries = PosixMutex(Array(repeating: [], count: count))
+        entries = FutexMutex(Array(repeating: [], count: count))
         latch = Latch(count: count)
     }
 

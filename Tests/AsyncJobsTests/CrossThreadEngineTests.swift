@@ -27,7 +27,7 @@ final class DelayingWorkers: Sendable {
 
 /// Completions announced by callbacks: job numbers, and one eventfd that wakes the owner.
 final class CallbackInbox: Sendable {
-    let ready = PosixMutex<[Int]>([])
+    let ready = FutexMutex<[Int]>([])
     let wakeup = FileDescriptor(rawValue: eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC)))
     func post(_ job: Int) {
         ready.withLock { $0.append(job) }

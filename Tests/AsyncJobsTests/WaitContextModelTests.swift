@@ -112,7 +112,7 @@ struct WaitContextModelTests {
     }
 
     func checkEpisode(_ operations: [ModelOperation], style: ModelKeyStyle, label: String) throws {
-        let cleanupLog = PosixMutex<[String]>([])
+        let cleanupLog = FutexMutex<[String]>([])
         var model = WaitContextModel()
         var mismatches: [String] = []
         do {

@@ -20,7 +20,7 @@ func isReadable(_ fd: FileDescriptor) -> Bool {
 
 /// Records cleanup calls, in order.
 final class CleanupLog: Sendable {
-    let calls = PosixMutex<[String]>([])
+    let calls = FutexMutex<[String]>([])
     func cleanup(_ name: String) -> WaitContext.Cleanup {
         { key, fd, data in
             self.calls.withLock { $0.append("\(name) fd=\(fd.rawValue) data=\(data.map { "\($0)" } ?? "nil") key=\(key == keyA ? "A" : "B")") }

@@ -66,7 +66,7 @@ enum RecordRecycler {
             count -= 1
         }
     }
-    private static let store = PosixMutex(Store())
+    private static let store = FutexMutex(Store())
     /// Free records kept whatever their pages (a pool that comes back finds them warm).
     static let keptRecords = 1024
     /// Distance between records (no record straddles a page).

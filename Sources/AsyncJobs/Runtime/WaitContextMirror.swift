@@ -69,24 +69,66 @@ extension WaitContext {
             var mirrored = state.entries.count <= Mirror.capacity
             if mirrored {
                 for index in state.entries.indices {
-                    let kind = state.entries[index].keyKind
-                    if kind == .value {
+                    if state.entries[index].keyKind == .value {
                         mirrored = false
                         break
                     }
-                    keys[index].store(state.entries[index].keyBits, ordering: .relaxed)
-                    words[index].store(state.entries[index].word, ordering: .relaxed)
-                    var meta = UInt(UInt32(bitPattern: state.entries[index].fd.rawValue)) | UInt(kind.rawValue) << Mirror.kindShift
-                    if state.entries[index].added { meta |= Mirror.addedBit }
-                    if state.entries[index].deleted { meta |= Mirror.deletedBit }
-                    meta |= UInt(state.entries[index].data.rawValue) << 42
-                    metas[index].store(meta, ordering: .relaxed)
+                    store(state.entries[index], at: index)
                 }
             }
             count.store(mirrored ? state.entries.count : -1, ordering: .relaxed)
             callbackFunction.store(state.foreignCallback?.function ?? 0, ordering: .relaxed)
             callbackArgument.store(state.foreignCallback?.argument ?? 0, ordering: .relaxed)
             sequence.store(before &+ 2, ordering: .releasing)
+        }
+
+        /// `publish` after the one change `State.entries.append`: only the new slot and the count
+        /// when the entries were mirrored and still fit (an engine's first `set_wait_fd`), else
+        /// the whole copy. The caller holds the context's lock.
+        func publishAppended(_ state: borrowing State) {
+            let entries = state.entries.count
+            guard count.load(ordering: .relaxed) == entries - 1, entries <= Mirror.capacity,
+                state.entries[entries - 1].keyKind != .value
+            else { return publish(state) }
+            let before = sequence.load(ordering: .relaxed)
+            sequence.store(before &+ 1, ordering: .relaxed)
+            atomicMemoryFence(ordering: .releasing)
+            store(state.entries[entries - 1], at: entries - 1)
+            count.store(entries, ordering: .relaxed)
+            sequence.store(before &+ 2, ordering: .releasing)
+        }
+
+        /// `publish` after the one change "the entry at `index` changed" (its marks) or "the newest
+        /// entry was removed" (`index` is then the old count - 1 and `state` has one entry less):
+        /// one slot or the count when the entries were mirrored, else the whole copy. The caller
+        /// holds the context's lock.
+        func publishChange(at index: Int, _ state: borrowing State) {
+            let entries = state.entries.count
+            let mirrored = count.load(ordering: .relaxed)
+            let removedNewest = index == entries && mirrored == entries + 1
+            guard removedNewest || (mirrored == entries && index < entries) else { return publish(state) }
+            let before = sequence.load(ordering: .relaxed)
+            sequence.store(before &+ 1, ordering: .relaxed)
+            atomicMemoryFence(ordering: .releasing)
+            if removedNewest {
+                count.store(entries, ordering: .relaxed)
+            } else {
+                store(state.entries[index], at: index)
+            }
+            sequence.store(before &+ 2, ordering: .releasing)
+        }
+
+        /// Writes one entry (whose key is a word) into slot `index`, inside a publish. Every
+        /// caller passes an index below a count of mirrored entries, at most `capacity`.
+        @inline(__always)
+        private func store(_ entry: borrowing Entry, at index: Int) {
+            unsafe keys[unchecked: index].store(entry.keyBits, ordering: .relaxed)
+            unsafe words[unchecked: index].store(entry.word, ordering: .relaxed)
+            var meta = UInt(UInt32(bitPattern: entry.fd.rawValue)) | UInt(entry.keyKind.rawValue) << Mirror.kindShift
+            if entry.added { meta |= Mirror.addedBit }
+            if entry.deleted { meta |= Mirror.deletedBit }
+            meta |= UInt(entry.data.rawValue) << 42
+            unsafe metas[unchecked: index].store(meta, ordering: .relaxed)
         }
 
         /// Runs `body` on the slots and their count as of one moment: nil if the entries are not

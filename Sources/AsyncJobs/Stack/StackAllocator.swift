@@ -123,7 +123,7 @@ public struct GuardedStackAllocator: StackAllocator {
 /// `[base - page, base)` is its guard page when `hasGuardPage`, else `[base - 64, base)` is
 /// reserved for its canary; and it is in no other list and not in use.
 struct StackChunks: Sendable {
-    static let store = PosixMutex(StackChunks())
+    static let store = FutexMutex(StackChunks())
     /// Upper bound of one chunk's size; a chunk holds at least one stack.
     static let chunkBytes = 4 << 20
     static let maximumStacksPerChunk = 64

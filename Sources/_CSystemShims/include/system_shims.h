@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Linux headers that Glibc's Swift module map does not export (eventfd, epoll, timerfd, signalfd
 // bits), eventfd reads and writes without glibc's cancellation point, and the affinity mask's
-// CPU count (CPU_COUNT is a macro that needs _GNU_SOURCE).
+// CPU count (CPU_COUNT is a macro that needs _GNU_SOURCE), and the futex lock under FutexMutex.
 #ifndef AJ_SYSTEM_SHIMS_H
 #define AJ_SYSTEM_SHIMS_H
 #include <sys/epoll.h>
@@ -47,4 +47,13 @@ int aj_thread_edge_watcher(void);
 /// dladdr(3) (a GNU extension Glibc's module does not export): the symbol containing `address`,
 /// its start and the file of its image, each NULL when unknown. Returns 0 if no image holds it.
 int aj_symbol_for_address(const void *address, const char **name, const void **start, const char **image);
+/// Takes the lock whose word is at `word` (0 unlocked, 1 locked, 2 locked and maybe waited
+/// for): one compare-and-swap when it is free; otherwise the thread sleeps in futex(2) until an
+/// unlock wakes it. Not recursive. Out of line on purpose: compiled with the package's C flags, so
+/// that ThreadSanitizer instruments its atomic operations (acquire here, release in the unlock)
+/// and sees every hand-over of the lock.
+void aj_mutex_lock(uint32_t *word);
+
+/// Releases a lock taken with `aj_mutex_lock` (by any thread), waking one sleeper if there may be one.
+void aj_mutex_unlock(uint32_t *word);
 #endif
