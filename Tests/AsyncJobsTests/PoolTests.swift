@@ -231,7 +231,8 @@ struct PoolTests {
             case .paused(let job): job.cancel()
             default: Issue.record("the job should have paused")
             }
-            #expect(drive(try AsyncJob.start { frameAddress() }).value == first)
+            let third = drive(try AsyncJob.start { frameAddress() }).value
+            #expect(third == first)
         }
     }
 
@@ -241,7 +242,8 @@ struct PoolTests {
             do {
                 // Finished: the job consumed the body.
                 let tracked = counter.make()
-                #expect(drive(try AsyncJob.start { tracked.counter === counter }).value == true)
+                let same = drive(try AsyncJob.start { tracked.counter === counter }).value
+                #expect(same == true)
             }
             #expect(counter.count == 0)
             do {

@@ -200,7 +200,8 @@ struct SwitchHookTests {
         try withFreshPool {
             try JobPool.addSwitchHook(log.hook("a"))
             try JobPool.addSwitchHook(log.hook("b"))
-            #expect(drive(try AsyncJob.start { () -> Int in 1 }).value == 1)
+            let value = drive(try AsyncJob.start { () -> Int in 1 }).value
+            #expect(value == 1)
         }
         #expect(log.events.withLock { $0 } == ["a.start", "b.start", "a.swap", "b.swap", "b.swap", "a.swap", "b.end", "a.end"])
         ThreadWord.value = 0
@@ -210,7 +211,8 @@ struct SwitchHookTests {
         let log = HookLog()
         try withFreshPool(initialSize: 4) {
             try JobPool.addSwitchHook(log.hook())
-            #expect(drive(try AsyncJob.start { () -> Int in 1 }).value == 1)
+            let value = drive(try AsyncJob.start { () -> Int in 1 }).value
+            #expect(value == 1)
         }
         let before = log.events.withLock { $0.count }
         // The records of the hooked pool went back to the process; a new pool reuses them.

@@ -8,6 +8,12 @@ import Testing
 
 /// Runs `body` on a fresh pool of the calling thread and checks afterwards that no job is in use
 /// and that cleanup frees every job and stack.
+///
+/// Inside `body` (or any closure), do not write a closure literal inside `#expect(...)`: bind the
+/// result first. With the Swift 6.3.1 toolchain, `#expect(try f { 5 } == 5)` followed by
+/// `try f { 6 }` in the same enclosing closure can compile both literals to one function (the
+/// second call runs the first closure). Seen with a generic function whose closure parameter has
+/// typed throws, as `AsyncJob.start`; the job library had no part in it.
 func withFreshPool<R>(
     maxSize: Int = 0, initialSize: Int = 0, stackSize: Int? = nil,
     sourceLocation: SourceLocation = #_sourceLocation,
