@@ -406,17 +406,7 @@ public final class WaitContext: Sendable {
     public func clearWaitFD(forKey key: Key) -> Bool {
         let cleared = state.withLock { state -> Bool in
             guard let index = state.entries.lastIndex(where: { !$0.deleted && $0.matches(key) }) else { return false }
-            if !state.entries[index].added {
-                state.entries[index].deleted = true
-            } else if index == state.entries.count - 1 {
-                // Added and cleared within one period: it never existed as far as changes go.
-                state.entries.removeLast()
-            } else {
-                state.entries.remove(at: index)
-                mirror.publish(state)
-                return true
-            }
-            mirror.publishChange(at: index, state)
+            clearEntry(at: index, in: &state)
             return true
         }
         if cleared { hasChanges.store(true, ordering: .releasing) }
@@ -432,22 +422,27 @@ public final class WaitContext: Sendable {
                 guard !state.entries[index].deleted, state.entries[index].keyKind == .word,
                     state.entries[index].keyBits == key
                 else { continue }
-                if !state.entries[index].added {
-                    state.entries[index].deleted = true
-                } else if index == state.entries.count - 1 {
-                    state.entries.removeLast()
-                } else {
-                    state.entries.remove(at: index)
-                    mirror.publish(state)
-                    return true
-                }
-                mirror.publishChange(at: index, state)
+                clearEntry(at: index, in: &state)
                 return true
             }
             return false
         }
         if cleared { hasChanges.store(true, ordering: .releasing) }
         return cleared
+    }
+
+    /// Clears the live entry at `index` and publishes the change; the caller holds the lock.
+    private func clearEntry(at index: Int, in state: inout State) {
+        if !state.entries[index].added {
+            state.entries[index].deleted = true
+        } else if index == state.entries.count - 1 {
+            // Added and cleared within one period: it never existed as far as changes go.
+            state.entries.removeLast()
+        } else {
+            state.entries.remove(at: index)
+            return mirror.publish(state)
+        }
+        mirror.publishChange(at: index, state)
     }
 
     /// Forgets the added and removed marks: called inside a resumed job before `pause` returns.
