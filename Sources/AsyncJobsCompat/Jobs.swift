@@ -118,7 +118,52 @@ func sajResumeLeave(_ back: UnsafeMutableRawPointer, _ job: UnsafeMutablePointer
     return SAJ_FINISH
 }
 
-/// SAJ_start_job with `job == NULL` or `*job == NULL` (the assembly entry point's tail jump).
+/// SAJ_start_job with `*job == NULL` (`job` is not NULL), before the switch: SAJ_start_job's
+/// result (0-3: a start taken whole, or refused), or the new job to switch into (its record's
+/// address). The usual start (an idle pooled job, an argument of at most 16 bytes or none) is
+/// prepared here; any other goes the whole way (`CompatJobs.start`), switch included.
+@c(_saj_start_enter)
+func sajStartEnter(
+    _ job: UnsafeMutablePointer<OpaquePointer?>, _ ctx: OpaquePointer?, _ ret: UnsafeMutablePointer<Int32>?,
+    _ function: SAJ_job_fn?, _ args: UnsafeMutableRawPointer?, _ size: Int
+) -> UInt {
+    if let function = unsafe function {
+        var argument: UnsafeMutableRawPointer? = nil
+        if let args = unsafe args, size != 0 { unsafe argument = unsafe JobRuntime.inlineArgument(args, size: size) }
+        if unsafe argument != nil || args == nil || size == 0 {
+            switch unsafe JobRuntime.startForeignPrepare(
+                waitContext: UnsafeMutableRawPointer(ctx), function: function, argument: argument,
+                copyingArgument: argument != nil, ret: ret)
+            {
+            case .enter(let record): return UInt(bitPattern: record)
+            case .started(let step): return unsafe UInt(OpenSSLResult.startJob(step, job: job))
+            case .declined: break
+            }
+        }
+    }
+    return unsafe sajStartWhole(job, ctx, ret, function, args, size)
+}
+
+/// A start that `startForeignPrepare` declined, taken whole (out of line).
+@inline(never)
+func sajStartWhole(
+    _ job: UnsafeMutablePointer<OpaquePointer?>, _ ctx: OpaquePointer?, _ ret: UnsafeMutablePointer<Int32>?,
+    _ function: SAJ_job_fn?, _ args: UnsafeMutableRawPointer?, _ size: Int
+) -> UInt {
+    unsafe UInt(CompatJobs.start(job, ctx, ret, function, args, size))
+}
+
+/// SAJ_start_job starting a new job, back from the switch: SAJ_PAUSE with `*job` set to the
+/// job's handle, or SAJ_FINISH (`*job` stays NULL; `*ret` was written by the job).
+@c(_saj_start_leave)
+func sajStartLeave(_ back: UnsafeMutableRawPointer, _ job: UnsafeMutablePointer<OpaquePointer?>) -> Int32 {
+    guard let handle = unsafe JobRuntime.startForeignSwitchedBack(back) else { return SAJ_FINISH }
+    unsafe job.pointee = OpaquePointer(handle)
+    return SAJ_PAUSE
+}
+
+/// SAJ_start_job with `job == NULL` (the assembly entry point's tail jump): refused by the whole
+/// version.
 @c(_saj_start_job_new)
 func sajStartJobNew(
     _ job: UnsafeMutablePointer<OpaquePointer?>?, _ ctx: OpaquePointer?, _ ret: UnsafeMutablePointer<Int32>?,

@@ -18,8 +18,13 @@
 //                                       JobReference+OpaqueHandle.swift, and only the Swift half
 //                                       reads it); the job writes its value to *ret itself
 //   _saj_resume_leave(rec, job)      -> SAJ_PAUSE or SAJ_FINISH, after the switch back
-// SAJ_start_job with *job == NULL (a new job) goes on to the Swift `_saj_start_job_new`, a tail
-// jump with the arguments untouched.
+//   _saj_start_enter(job, ctx, ret, func, args, size)
+//                                    -> for *job == NULL: 0..3, done (a start taken whole, switch
+//                                       included, or refused); otherwise the new job to switch
+//                                       into (its record, ready to run func)
+//   _saj_start_leave(rec, job)       -> SAJ_PAUSE (having set *job) or SAJ_FINISH, after the switch
+// SAJ_start_job with job == NULL goes on to the Swift `_saj_start_job_new` (a tail jump with the
+// arguments untouched), which refuses it.
 //
 // The switch: `_ajctx_swap(save, to, data)` with the offsets of `_ajctx_job` (job_sp at 0,
 // caller_sp at 8; checked in Sources/_CJobContext/job_context.c). Like `_ajctx_swap`, these entry
@@ -82,14 +87,15 @@ SAJ_start_job:
     .cfi_startproc
     SAJ_ENDBR
     testq %rdi, %rdi
-    je 2f
-    cmpq $0, (%rdi)
-    je 2f
-    // A resume: job (the SAJ_JOB **) in rbx; the push also aligns the stack for the calls.
+    je _saj_start_job_new@PLT
+    // job (the SAJ_JOB **) in rbx; the push also aligns the stack for the calls.
     pushq %rbx
     .cfi_adjust_cfa_offset 8
     .cfi_rel_offset rbx, 0
     movq %rdi, %rbx
+    cmpq $0, (%rdi)
+    je 2f
+    // A resume.
     movq %rdx, %rsi
     call _saj_resume_enter@PLT
     cmpq $3, %rax
@@ -103,6 +109,7 @@ SAJ_start_job:
     movq %rbx, %rsi
     call _saj_resume_leave@PLT
 1:
+    .cfi_remember_state
     popq %rbx
     .cfi_adjust_cfa_offset -8
     .cfi_restore rbx
@@ -111,10 +118,19 @@ SAJ_start_job:
     .cfi_register rip, rcx
     SAJ_NOTRACK jmpq *%rcx
 2:
-    // Restore the CFA for this path (the state above ends after the jump).
-    .cfi_def_cfa rsp, 8
-    .cfi_offset rip, -8
-    jmp _saj_start_job_new@PLT
+    .cfi_restore_state
+    // A new job: the arguments as they came (rdi is still job).
+    call _saj_start_enter@PLT
+    cmpq $3, %rax
+    jbe 1b
+    leaq CALLER_SP(%rax), %rdi
+    movq JOB_SP(%rax), %rsi
+    movq %rax, %rdx
+    call _ajctx_swap@PLT
+    movq %rax, %rdi
+    movq %rbx, %rsi
+    call _saj_start_leave@PLT
+    jmp 1b
     .cfi_endproc
     .size SAJ_start_job,.-SAJ_start_job
 

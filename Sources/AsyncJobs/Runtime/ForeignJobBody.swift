@@ -47,6 +47,16 @@ import Glibc
     if let pointer = unsafe delivery.pointee.value { unsafe pointer.storeBytes(of: value, as: Int32.self) }
 }
 
+/// What `JobRuntime.startForeignPrepare` did.
+@usableFromInline @unsafe package enum ForeignStartEntry {
+    /// The job is ready: switch into this record.
+    case enter(UnsafeMutableRawPointer)
+    /// The job ran on the general path (it finished or paused).
+    case started(ForeignStart)
+    /// Nothing was done.
+    case declined
+}
+
 /// What starting a C function as a job did (its value, if it finished, is already at `ret`).
 @usableFromInline package enum ForeignStart {
     case finished

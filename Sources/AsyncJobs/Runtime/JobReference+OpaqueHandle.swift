@@ -239,6 +239,60 @@ extension JobRuntime {
         return unsafe UnsafeMutableRawPointer(slot.machine)
     }
 
+    /// The first half of the C library's start of a new job on x86_64 (see `pauseForeignPrepare`),
+    /// for its usual case: outside a job, on a thread whose pool has an idle job whose generation
+    /// a handle can name. It gives that job `waitContext` (the address of a live `WaitContext`,
+    /// or nil), the C function and its argument (as `start`), and `ret` as the place for the
+    /// function's result, then:
+    /// - `.enter(record)`: the caller must switch with `_ajctx_swap(&job->caller_sp, job->job_sp,
+    ///   job)` and call `startForeignSwitchedBack` with the job the switch hands back;
+    /// - `.started(step)`: the job needed the general switch (switch hooks, task-local values to
+    ///   carry in), which ran it here;
+    /// - `.declined`: nothing done (the caller takes `start`).
+    @inlinable @inline(__always)
+    package static func startForeignPrepare(
+        waitContext: UnsafeMutableRawPointer?, function: ForeignJobFunction, argument: UnsafeMutableRawPointer?,
+        copyingArgument: Bool, ret: UnsafeMutablePointer<Int32>?
+    ) -> ForeignStartEntry {
+        guard unsafe _ajctx_current() == nil, let poolAddress = unsafe _ajctx_pool() else { return unsafe .declined }
+        let pool = unsafe PoolHandle(core: poolAddress.assumingMemoryBound(to: PoolCore.self))
+        guard let slot = pool.popFree() else { return unsafe .declined }
+        // A record whose generation used up the tags of C handles goes back, for `start` to retire.
+        guard slot.generation < JobSlot.lastHandleTag else {
+            pool.pushFree(slot)
+            return unsafe .declined
+        }
+        if let waitContext = unsafe waitContext {
+            unsafe Unmanaged<WaitContext>.fromOpaque(waitContext)._withUnsafeGuaranteedRef { slot.attachWaitContext($0) }
+        }
+        var body: (UnsafeRawPointer?, UnsafeRawPointer?) = unsafe (unsafeBitCast(function, to: UnsafeRawPointer.self), UnsafeRawPointer(argument))
+        let runner: JobBodyRunner
+        if copyingArgument { unsafe runner = runForeignBodyCopyingArgument } else { unsafe runner = runForeignBody }
+        unsafe _withUnprotectedUnsafeMutablePointer(to: &body) { unsafe slot.prepare(runner: runner, body: UnsafeMutableRawPointer($0)) }
+        // After `prepare`, which may build the first frame (and with it the job's access-set word).
+        guard unsafe _ajctx_resume_prepare(slot.machine) != 0 else {
+            let back = unsafe slot.enter(value: UnsafeMutableRawPointer(ret), error: nil)
+            guard back.state == .finished else { return unsafe .started(.paused(JobReference(slot: back, generation: back.generation))) }
+            _ = JobSlot.recycleInline(back, pool: unsafe back.record.pointee.pool.unsafelyUnwrapped)
+            return unsafe .started(.finished)
+        }
+        unsafe slot.record.pointee.delivery.value = UnsafeMutableRawPointer(ret)
+        unsafe slot.record.pointee.delivery.error = nil
+        unsafe slot.record.pointee.state = .running
+        unsafe _ajctx_set_current(slot.machine)
+        return unsafe .enter(UnsafeMutableRawPointer(slot.machine))
+    }
+
+    /// The second half of `startForeignPrepare`'s `.enter`, back from the switch: the handle of
+    /// the job if it paused, nil if it finished (its value is at `ret`, and the job went back to
+    /// its pool).
+    @inlinable @inline(__always)
+    package static func startForeignSwitchedBack(_ job: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer? {
+        guard unsafe !resumeForeignSwitchedBack(job) else { return nil }
+        let slot = unsafe JobSlot.from(address: job)
+        return unsafe slot.opaqueHandle(generation: slot.generation)
+    }
+
     /// The second half (see `resumeForeignPrepare`), back from the switch: true if the job
     /// finished (its value is at the `ret` of the first half, and the job went back to its
     /// pool), false if it paused again.
