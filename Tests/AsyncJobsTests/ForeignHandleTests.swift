@@ -40,6 +40,14 @@ private func lookUpOwnWaitContext() -> Int {
     return 1
 }
 
+/// A task-local value, to see what a C job started where it is bound finds.
+private enum ForeignLocals {
+    @TaskLocal static var mark: Int32 = 0
+}
+
+/// A C job function that returns the task-local `ForeignLocals.mark` it sees.
+private let returnMark: ForeignJobFunction = { _ in ForeignLocals.mark }
+
 /// Starts `function` as a C job that must pause; returns its handle.
 private func startPaused(
     _ function: ForeignJobFunction, waitContext: WaitContext? = nil, ret: UnsafeMutablePointer<Int32>
@@ -56,6 +64,41 @@ private func record(of handle: UnsafeRawPointer) -> UInt {
 
 @Suite("C job handles", .serialized)
 struct ForeignHandleTests {
+    /// The first half of the C library's assembly start (x86_64): where the starter has
+    /// task-local values for the job (a test body runs in a task that has some), it runs the job
+    /// on the general switch itself, which carries them in, and reports how it ended; with no
+    /// idle job it declines and does nothing.
+    @Test func aPreparedStartRunsWholeWhereValuesMustBeCarriedInAndDeclinesWithoutAnIdleJob() {
+        withFreshPool(initialSize: 1) {
+            let (finished, value) = withUnsafeTemporaryAllocation(of: Int32.self, capacity: 1) { ret in
+                ret[0] = 0
+                let finished = ForeignLocals.$mark.withValue(5) {
+                    switch unsafe JobRuntime.startForeignPrepare(
+                        waitContext: nil, function: returnMark, argument: nil, copyingArgument: false, ret: ret.baseAddress)
+                    {
+                    case .started(.finished): true
+                    default: false
+                    }
+                }
+                return (finished, ret[0])
+            }
+            #expect(finished)
+            #expect(value == 5)
+        }
+        withFreshPool(maxSize: 1) {
+            let declined = withUnsafeTemporaryAllocation(of: Int32.self, capacity: 1) { ret in
+                if case .declined = unsafe JobRuntime.startForeignPrepare(
+                    waitContext: nil, function: returnMark, argument: nil, copyingArgument: false, ret: ret.baseAddress)
+                {
+                    return true
+                }
+                return false
+            }
+            #expect(declined)
+            #expect(JobPool.statistics?.jobs == 0)
+        }
+    }
+
     @Test func staleHandleIsRefusedAfterItsRecordRunsANewerJob() throws {
         try withFreshPool {
             var ret: Int32 = -1
