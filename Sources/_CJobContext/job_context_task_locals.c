@@ -282,10 +282,11 @@ static void copy_bindings(uintptr_t head) {
         seen[seen_count++] = item->key;
         // A copy of the value (+1), which the push moves into its new item.
         const tl_vwt *witnesses = tl_witnesses(item->type);
+        // aligned_alloc wants the size a multiple of the alignment (at least a pointer's here).
         size_t alignment = (witnesses->flags & 0xFF) + 1;
+        if (alignment < sizeof(void *)) alignment = sizeof(void *);
         size_t size = witnesses->size > 0 ? witnesses->size : 1;
-        void *copy = aligned_alloc(alignment < sizeof(void *) ? sizeof(void *) : alignment,
-                                   (size + alignment - 1) & ~(alignment - 1));
+        void *copy = aligned_alloc(alignment, (size + alignment - 1) & ~(alignment - 1));
         if (copy == NULL) abort();
         witnesses->initialize_with_copy(copy, tl_value(item), item->type);
         swift_task_localValuePush(item->key, copy, item->type);
