@@ -5,6 +5,7 @@ import AsyncJobs
 import AsyncJobsLoop
 import AsyncJobsTesting
 import Foundation
+import Synchronization
 import Testing
 
 /// The calling thread's name, as the kernel reports it.
@@ -24,6 +25,11 @@ private func currentSchedulingPolicy() -> Int? {
     return fields.count > 38 ? Int(fields[38]) : nil
 }
 
+/// Requests that reached a worker.
+private final class Arrivals: Sendable {
+    let count = Atomic<Int>(0)
+}
+
 @Suite struct ThreadNameTests {
     @Test(arguments: [OffloadEngine.WorkerScheduling.normal, .batch])
     func workersAreScheduledAsAsked(scheduling: OffloadEngine.WorkerScheduling) async throws {
@@ -34,6 +40,31 @@ private func currentSchedulingPolicy() -> Int? {
         }
         // The loop's own thread is never changed; the workers are as asked.
         #expect(policies == [0, scheduling == .batch ? 3 : 0])
+        loop.shutdownAndWait()
+        engine.shutdown()
+    }
+
+    @Test func aDefaultEnginesWorkersAreBatchScheduled() async throws {
+        let loop = try JobLoop.spawn()
+        let engine = try OffloadEngine(workers: 2)
+        // Both workers: a worker stays busy until the other has taken a request too, so the two
+        // requests cannot run on the same worker.
+        let arrived = Arrivals()
+        let policies = try await withThrowingTaskGroup(of: Int?.self) { group in
+            for _ in 0..<2 {
+                group.addTask {
+                    try await engine.performAsync { () -> Int? in
+                        arrived.count.add(1, ordering: .relaxed)
+                        while arrived.count.load(ordering: .relaxed) < 2 { sched_yield() }
+                        return currentSchedulingPolicy()
+                    }
+                }
+            }
+            return try await group.reduce(into: [Int?]()) { $0.append($1) }
+        }
+        #expect(policies == [3, 3], "SCHED_BATCH unless asked otherwise")
+        // The loop's own thread is never changed.
+        #expect(try await loop.execute { currentSchedulingPolicy() } == 0)
         loop.shutdownAndWait()
         engine.shutdown()
     }

@@ -13,7 +13,7 @@ public enum SpeedReport {
     ) -> [String] {
         let notify = options.notification == .waitFD ? "fd (eventfd + epoll)" : "callback"
         var settings = ["\(options.jobs) in flight", "notify \(notify)", "\(Format.seconds(options.seconds)) s per variant"]
-        if operations.contains(where: { $0 != .accel }) { settings.insert("\(options.workers) engine workers\(options.workerScheduling == .batch ? " (SCHED_BATCH)" : "")", at: 1) }
+        if operations.contains(where: { $0 != .accel }) { settings.insert("\(options.workers) engine workers\(options.workerScheduling == .batch ? " (SCHED_BATCH)" : " (SCHED_OTHER)")", at: 1) }
         if options.loops > 1 { settings.insert("1 to \(options.loops) loops", at: 1) }
         if operations.contains(.accel) {
             settings.append("accelerator \(Format.duration(options.latency)) latency, \(options.slots) slots")

@@ -36,7 +36,7 @@ public struct SpeedOptions: Sendable {
     public init(
         jobs: Int, seconds: Double, workers: Int, notification: JobLoop.Configuration.Notification,
         latency: Duration, slots: Int, progress: Bool, loops: Int = 1,
-        workerScheduling: OffloadEngine.WorkerScheduling = .normal
+        workerScheduling: OffloadEngine.WorkerScheduling = .batch
     ) {
         self.loops = max(1, loops)
         self.workerScheduling = workerScheduling

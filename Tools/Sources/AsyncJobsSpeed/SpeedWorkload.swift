@@ -64,7 +64,7 @@ struct SpeedEngines: Sendable {
     let accelerator: SimulatedAccelerator?
 
     init(
-        workload: SpeedWorkload, workers: Int, workerScheduling: OffloadEngine.WorkerScheduling = .normal,
+        workload: SpeedWorkload, workers: Int, workerScheduling: OffloadEngine.WorkerScheduling = .batch,
         latency: Duration, slots: Int
     ) throws {
         self.workload = workload

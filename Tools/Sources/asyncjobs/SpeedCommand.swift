@@ -36,8 +36,8 @@ struct SpeedCommand: ParsableCommand {
     @Option(help: "How engines wake the loop's jobs: fd (eventfd + epoll) or callback.")
     var notify = Notify.fd
 
-    @Option(help: "How the offload engine's workers are scheduled: normal, or batch (SCHED_BATCH: the loop's wake-ups come first).")
-    var workerScheduling = WorkerSchedulingOption.normal
+    @Option(help: "How the offload engine's workers are scheduled: batch (SCHED_BATCH, the engine's default: the loop's wake-ups come first) or normal.")
+    var workerScheduling = WorkerSchedulingOption.batch
 
     @Option(
         help: ArgumentHelp(

@@ -34,4 +34,15 @@ struct SpeedReportTests {
         #expect(plain.contains("each run as jobs;"))
         #expect(!plain.contains("workers"), "the accelerator uses no engine workers")
     }
+
+    @Test func theHeaderNamesTheWorkersScheduling() {
+        var options = SpeedOptions(
+            jobs: 64, seconds: 1, workers: 2, notification: .waitFD, latency: .milliseconds(1), slots: 10_000,
+            progress: false)
+        let batch = SpeedReport.header(options, operations: [.sha256]).joined(separator: "\n")
+        #expect(batch.contains("2 engine workers (SCHED_BATCH)"), "the engine's default")
+        options.workerScheduling = .normal
+        let normal = SpeedReport.header(options, operations: [.sha256]).joined(separator: "\n")
+        #expect(normal.contains("2 engine workers (SCHED_OTHER)"))
+    }
 }
