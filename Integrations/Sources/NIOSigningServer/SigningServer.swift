@@ -139,6 +139,20 @@ public final class SigningServer: Sendable {
         self.channel = channel
     }
 
+    /// Connections the listening channel accepts per readiness of its socket (each accept is a
+    /// "read" of that channel; SwiftNIO's default is 4). Clients that connect together (a load
+    /// generator, a fleet reconnecting after a restart) would otherwise be accepted 4 per
+    /// event-loop tick, between ticks that serve the connections already accepted, so that the
+    /// last of 256 waits in the accept queue, its first request with it, for hundreds of
+    /// milliseconds (docs/performance.md).
+    public static var acceptsPerRead: UInt { 256 }
+
+    /// How many connections the listening channel accepts per readiness of its socket (see
+    /// ``acceptsPerRead``), as the channel reports it.
+    public func listeningChannelAcceptsPerRead() async throws -> UInt {
+        try await channel.getOption(.maxMessagesPerRead).get()
+    }
+
     /// Requests whose signature has been asked for and not answered yet.
     public var signaturesInFlight: Int { service.inFlight.load(ordering: .relaxed) }
 
@@ -163,6 +177,7 @@ public final class SigningServer: Sendable {
             let channel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 4096)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelOption(.maxMessagesPerRead, value: Self.acceptsPerRead)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)

@@ -74,6 +74,13 @@ import Testing
         try await client.shutdown()
     }
 
+    @Test func theListeningChannelAcceptsABurstOfConnectionsPerRead() async throws {
+        let server = try await SigningServer.start()
+        #expect(SigningServer.acceptsPerRead >= 256)
+        #expect(try await server.listeningChannelAcceptsPerRead() == SigningServer.acceptsPerRead)
+        try await server.stop()
+    }
+
     @Test func unknownPathsAreNotFound() async throws {
         let server = try await SigningServer.start()
         let client = HTTPTestClient(port: server.port)
