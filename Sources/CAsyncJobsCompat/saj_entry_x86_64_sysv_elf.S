@@ -43,6 +43,19 @@
 #define JOB_SP 0
 #define CALLER_SP 8
 
+// Switches into the job whose record is in rax, `_ajctx_swap(&rec->caller_sp, rec->job_sp, rec)`,
+// and back from it calls `leave(rec, job)` with the record the switch returns and the
+// SAJ_JOB ** kept in rbx; leave's result is in eax.
+.macro SAJ_ENTER_JOB leave
+    leaq CALLER_SP(%rax), %rdi
+    movq JOB_SP(%rax), %rsi
+    movq %rax, %rdx
+    call _ajctx_swap@PLT
+    movq %rax, %rdi
+    movq %rbx, %rsi
+    call \leave@PLT
+.endm
+
     .text
 
 // int SAJ_pause_job(void)
@@ -100,14 +113,7 @@ SAJ_start_job:
     call _saj_resume_enter@PLT
     cmpq $3, %rax
     jbe 1f
-    // _ajctx_swap(&rec->caller_sp, rec->job_sp, rec); returns the record
-    leaq CALLER_SP(%rax), %rdi
-    movq JOB_SP(%rax), %rsi
-    movq %rax, %rdx
-    call _ajctx_swap@PLT
-    movq %rax, %rdi
-    movq %rbx, %rsi
-    call _saj_resume_leave@PLT
+    SAJ_ENTER_JOB _saj_resume_leave
 1:
     .cfi_remember_state
     popq %rbx
@@ -123,13 +129,7 @@ SAJ_start_job:
     call _saj_start_enter@PLT
     cmpq $3, %rax
     jbe 1b
-    leaq CALLER_SP(%rax), %rdi
-    movq JOB_SP(%rax), %rsi
-    movq %rax, %rdx
-    call _ajctx_swap@PLT
-    movq %rax, %rdi
-    movq %rbx, %rsi
-    call _saj_start_leave@PLT
+    SAJ_ENTER_JOB _saj_start_leave
     jmp 1b
     .cfi_endproc
     .size SAJ_start_job,.-SAJ_start_job
