@@ -81,8 +81,7 @@ extension JobRuntime {
         copyingArgument: Bool = false, ret: UnsafeMutablePointer<Int32>?
     ) throws(AsyncJobError) -> ForeignStart {
         var body: (UnsafeRawPointer?, UnsafeRawPointer?) = unsafe (unsafeBitCast(function, to: UnsafeRawPointer.self), UnsafeRawPointer(argument))
-        let runner: JobBodyRunner
-        if copyingArgument { unsafe runner = runForeignBodyCopyingArgument } else { unsafe runner = runForeignBody }
+        let runner = unsafe foreignRunner(copyingArgument: copyingArgument)
         // Unprotected: a stack protector would cost every start instructions for a two-word
         // local that is only copied from.
         let step = try unsafe _withUnprotectedUnsafeMutablePointer(to: &body) { body throws(AsyncJobError) in
@@ -97,6 +96,14 @@ extension JobRuntime {
         case .noJobsAvailable: return .noJobsAvailable
         case .insideJob: return .insideJob
         }
+    }
+
+    /// The runner of a C job's body: the argument copied into the record as the job starts
+    /// (`copyingArgument`) or `malloc`ed by the caller.
+    @inlinable @inline(__always)
+    static func foreignRunner(copyingArgument: Bool) -> JobBodyRunner {
+        if copyingArgument { return unsafe runForeignBodyCopyingArgument }
+        return unsafe runForeignBody
     }
 
     /// The largest argument a job of the C library keeps in its record instead of a `malloc`ed copy.

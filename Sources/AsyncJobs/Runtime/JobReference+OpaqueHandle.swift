@@ -254,20 +254,12 @@ extension JobRuntime {
         waitContext: UnsafeMutableRawPointer?, function: ForeignJobFunction, argument: UnsafeMutableRawPointer?,
         copyingArgument: Bool, ret: UnsafeMutablePointer<Int32>?
     ) -> ForeignStartEntry {
-        guard unsafe _ajctx_current() == nil, let poolAddress = unsafe _ajctx_pool() else { return unsafe .declined }
-        let pool = unsafe PoolHandle(core: poolAddress.assumingMemoryBound(to: PoolCore.self))
-        guard let slot = pool.popFree() else { return unsafe .declined }
-        // A record whose generation used up the tags of C handles goes back, for `start` to retire.
-        guard slot.generation < JobSlot.lastHandleTag else {
-            pool.pushFree(slot)
-            return unsafe .declined
-        }
+        guard let slot = JobSlot.takeIdleForStart(retiringSpentRecords: true) else { return unsafe .declined }
         if let waitContext = unsafe waitContext {
             unsafe Unmanaged<WaitContext>.fromOpaque(waitContext)._withUnsafeGuaranteedRef { slot.attachWaitContext($0) }
         }
         var body: (UnsafeRawPointer?, UnsafeRawPointer?) = unsafe (unsafeBitCast(function, to: UnsafeRawPointer.self), UnsafeRawPointer(argument))
-        let runner: JobBodyRunner
-        if copyingArgument { unsafe runner = runForeignBodyCopyingArgument } else { unsafe runner = runForeignBody }
+        let runner = unsafe foreignRunner(copyingArgument: copyingArgument)
         unsafe _withUnprotectedUnsafeMutablePointer(to: &body) { unsafe slot.prepare(runner: runner, body: UnsafeMutableRawPointer($0)) }
         // After `prepare`, which may build the first frame (and with it the job's access-set word).
         guard unsafe _ajctx_resume_prepare(slot.machine) != 0 else {

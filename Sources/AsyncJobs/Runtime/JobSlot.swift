@@ -434,6 +434,22 @@ extension JobSlot {
         return .paused(JobReference(slot: back, generation: back.generation))
     }
 
+    /// An idle job of this thread's pool for the usual start, taken off the free list; nil,
+    /// having done nothing, inside a job, without a pool or an idle job, or (the C library's
+    /// starts, `retiringSpentRecords`) when the idle job's generation used up the tags of C
+    /// handles: it goes back, for `JobRuntime.start` to retire (JobReference+OpaqueHandle.swift).
+    @inlinable @inline(__always)
+    static func takeIdleForStart(retiringSpentRecords: Bool) -> JobSlot? {
+        guard unsafe _ajctx_current() == nil, let poolAddress = unsafe _ajctx_pool() else { return nil }
+        let pool = unsafe PoolHandle(core: poolAddress.assumingMemoryBound(to: PoolCore.self))
+        guard let slot = pool.popFree() else { return nil }
+        if retiringSpentRecords && slot.generation >= JobSlot.lastHandleTag {
+            pool.pushFree(slot)
+            return nil
+        }
+        return slot
+    }
+
     /// The usual start, inlined into the caller (see `resumeInline`): outside a job, on a thread
     /// whose pool has an idle job. Returns nil, having done nothing (`runner` and `body` are still
     /// the caller's), for any other case; the caller then takes `JobRuntime.start`. Otherwise
@@ -443,15 +459,7 @@ extension JobSlot {
         waitContext: WaitContext?, runner: consuming @escaping JobBodyRunner, body: UnsafeMutableRawPointer,
         value: UnsafeMutableRawPointer?, error: UnsafeMutableRawPointer?, retiringSpentRecords: Bool = false
     ) -> RawStep? {
-        guard unsafe _ajctx_current() == nil, let poolAddress = unsafe _ajctx_pool() else { return nil }
-        let pool = unsafe PoolHandle(core: poolAddress.assumingMemoryBound(to: PoolCore.self))
-        guard let slot = pool.popFree() else { return nil }
-        // The C library's starts: a record whose generation used up the tags of C handles goes
-        // back, for `JobRuntime.start` to retire (JobReference+OpaqueHandle.swift).
-        if retiringSpentRecords && slot.generation >= JobSlot.lastHandleTag {
-            pool.pushFree(slot)
-            return nil
-        }
+        guard let slot = takeIdleForStart(retiringSpentRecords: retiringSpentRecords) else { return nil }
         if waitContext != nil { slot.attachWaitContext(waitContext) }
         unsafe slot.prepare(runner: runner, body: body)
         // The same job, as the switch back hands it over (nothing of the caller's lives across it).
