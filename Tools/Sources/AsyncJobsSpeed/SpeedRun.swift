@@ -111,23 +111,38 @@ public struct VariantResult: Sendable {
 }
 
 /// Counters and the latency histogram shared by a variant's drivers and the measuring thread.
-final class Meter: Sendable {
+package final class Meter: Sendable {
     let operations = Atomic<Int>(0)
     let started = Atomic<Int>(0)
     let stopped = Atomic<Bool>(false)
     let firstError = Mutex<String?>(nil)
+    /// When the measured time began (``Clock/nanoseconds()``; `UInt64.max` before it): only
+    /// operations that began at or after it enter the histogram.
+    private let measuredSince = Atomic<UInt64>(.max)
+    /// When the measured time ended (`UInt64.max` until then): operations that end later are
+    /// not recorded.
+    private let measuredUntil = Atomic<UInt64>(.max)
+
+    package init() {}
     private let histogram = Mutex(
         Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three))
 
     var isStopped: Bool { stopped.load(ordering: .relaxed) }
 
-    /// Records one operation that began at `start` (``Clock/nanoseconds()``).
+    /// Records one operation that began at `start` (``Clock/nanoseconds()``). Its latency enters
+    /// the histogram only if it began within the measured time: an operation in flight when the
+    /// measurement began was held up by the setup (the drivers still being started, the first
+    /// descriptors being made and watched), which is not the steady state the percentiles
+    /// describe, and which costs each variant differently. Operations still in flight when the
+    /// measurement ends are not recorded either, so both ends are cut the same way.
     /// - Returns: the time it ended: a driver that starts its next operation at once uses it as
     ///   that one's start (one clock read per operation instead of two).
     @discardableResult
-    func record(since start: UInt64) -> UInt64 {
+    package func record(since start: UInt64) -> UInt64 {
         let end = Clock.nanoseconds()
-        histogram.withLock { _ = $0.record(max(1, end &- start)) }
+        if start >= measuredSince.load(ordering: .relaxed) && end <= measuredUntil.load(ordering: .relaxed) {
+            histogram.withLock { _ = $0.record(max(1, end &- start)) }
+        }
         operations.wrappingAdd(1, ordering: .relaxed)
         return end
     }
@@ -137,7 +152,19 @@ final class Meter: Sendable {
         stopped.store(true, ordering: .relaxed)
     }
 
-    func resetHistogram() { histogram.withLock { $0.reset() } }
+    /// Empties the histogram and starts the measured time now.
+    package func startMeasuring() {
+        histogram.withLock { $0.reset() }
+        measuredSince.store(Clock.nanoseconds(), ordering: .relaxed)
+    }
+
+    /// Ends the measured time at `end`.
+    package func stopMeasuring(at end: UInt64) {
+        measuredUntil.store(end, ordering: .relaxed)
+    }
+
+    /// Operations in the histogram.
+    package var recordedOperations: UInt64 { histogram.withLock { $0.totalCount } }
 
     func percentiles() -> (UInt64, UInt64, UInt64) {
         histogram.withLock { ($0.valueAtPercentile(50), $0.valueAtPercentile(99), $0.valueAtPercentile(99.9)) }
@@ -299,7 +326,7 @@ public struct SpeedRunner: Sendable {
         {
             usleep(1000)
         }
-        meter.resetHistogram()
+        meter.startMeasuring()
         let baseline = probe?()
         let startOperations = meter.operations.load(ordering: .relaxed)
         let start = Clock.nanoseconds()
@@ -316,6 +343,7 @@ public struct SpeedRunner: Sendable {
         }
         let endOperations = meter.operations.load(ordering: .relaxed)
         let end = Clock.nanoseconds()
+        meter.stopMeasuring(at: end)
         let final = probe?()
         meter.stopped.store(true, ordering: .relaxed)
         progress.clear()
@@ -357,8 +385,8 @@ struct LoopProbe {
 }
 
 /// Monotonic and per-thread CPU clocks in nanoseconds.
-enum Clock {
-    static func nanoseconds() -> UInt64 {
+package enum Clock {
+    package static func nanoseconds() -> UInt64 {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)

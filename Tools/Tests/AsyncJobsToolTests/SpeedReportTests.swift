@@ -46,3 +46,24 @@ struct SpeedReportTests {
         #expect(normal.contains("2 engine workers (SCHED_OTHER)"))
     }
 }
+
+struct SpeedMeterTests {
+    @Test func onlyOperationsWithinTheMeasuredTimeEnterTheHistogram() {
+        let meter = Meter()
+        let beforeMeasuring = Clock.nanoseconds()
+        meter.startMeasuring()
+        // In flight when the measurement began (held up by the setup): not recorded.
+        meter.record(since: beforeMeasuring)
+        #expect(meter.recordedOperations == 0)
+        // Begun and ended within it: recorded.
+        let within = Clock.nanoseconds()
+        meter.record(since: within)
+        #expect(meter.recordedOperations == 1)
+        // Begun within it, ended after it: not recorded.
+        let late = Clock.nanoseconds()
+        meter.stopMeasuring(at: late)
+        while Clock.nanoseconds() == late {}
+        meter.record(since: within)
+        #expect(meter.recordedOperations == 1)
+    }
+}
