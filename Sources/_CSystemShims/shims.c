@@ -82,12 +82,20 @@ void aj_mutex_lock(uint32_t *word) {
     uint32_t state = 0;
     if (__atomic_compare_exchange_n(word, &state, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) return;
     if (state != 2) state = __atomic_exchange_n(word, 2, __ATOMIC_ACQUIRE);
+    // A lock, like pthread_mutex_lock, leaves errno as it was: the futex call sets it (EAGAIN,
+    // EINTR), and a caller may take the lock between a failed system call and its errno check.
+    int saved = errno;
     while (state != 0) {
         syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
         state = __atomic_exchange_n(word, 2, __ATOMIC_ACQUIRE);
     }
+    errno = saved;
 }
 
 void aj_mutex_unlock(uint32_t *word) {
-    if (__atomic_exchange_n(word, 0, __ATOMIC_RELEASE) == 2) syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    if (__atomic_exchange_n(word, 0, __ATOMIC_RELEASE) == 2) {
+        int saved = errno;
+        syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+        errno = saved;
+    }
 }

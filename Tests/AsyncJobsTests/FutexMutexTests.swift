@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The package's lock (System/FutexMutex.swift): mutual exclusion under contention, and a thread
-// that finds the lock held sleeps until the holder unlocks, then gets it.
+// that finds the lock held sleeps until the holder unlocks, then gets it; errno survives both.
 import AsyncJobs
 import Foundation
 import Testing
@@ -21,6 +21,31 @@ struct FutexMutexTests {
         }
         done.wait()
         #expect(counter.withLock { $0 } == threads * rounds)
+    }
+
+    @Test func lockingAndUnlockingLeaveErrnoAsItWas() {
+        // A contended lock sleeps in the kernel, whose futex call sets errno when the lock was
+        // released before the sleep began (EAGAIN): hammered from 8 threads, that happens often.
+        let counter = FutexMutex(0)
+        let changed = FutexMutex(0)
+        let done = DispatchGroup()
+        for _ in 0..<8 {
+            done.enter()
+            Thread {
+                var seen = 0
+                for _ in 0..<100_000 {
+                    errno = EBADF
+                    counter.withLock { value in
+                        for _ in 0..<50 { value = (value &* 31) &+ 1 }
+                    }
+                    if errno != EBADF { seen += 1 }
+                }
+                changed.withLock { $0 += seen }
+                done.leave()
+            }.start()
+        }
+        done.wait()
+        #expect(changed.withLock { $0 } == 0)
     }
 
     @Test func aWaiterGetsTheLockOnceTheHolderUnlocks() {

@@ -9,7 +9,9 @@
 // three-state futex mutex (_CSystemShims: `aj_mutex_lock`/`aj_mutex_unlock`): one atomic
 // operation each way when uncontended, and every hand-over is an acquire/release pair on the
 // word in code that ThreadSanitizer instruments, so it sees the same edges it saw through its
-// pthread interceptors. Every module of the package, and its tests, use this lock by its own
+// pthread interceptors. Like a pthread mutex, it leaves errno as it found it: its contended
+// paths call the kernel, which sets errno, and a C caller may check errno after a wait-context
+// call that took the lock. Every module of the package, and its tests, use this lock by its own
 // name; `Mutex` always means Synchronization's.
 import _CSystemShims
 
