@@ -10,13 +10,15 @@ final class SigningHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let service: SigningService
+    private let lane: SigningService.Lane
     private let mode: String
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
 
-    /// A handler for one connection; `mode` is what `GET /mode` answers.
-    init(service: SigningService, mode: String) {
+    /// A handler for one connection of `lane`'s event loop; `mode` is what `GET /mode` answers.
+    init(service: SigningService, lane: SigningService.Lane, mode: String) {
         self.service = service
+        self.lane = lane
         self.mode = mode
     }
 
@@ -40,10 +42,13 @@ final class SigningHandler: ChannelInboundHandler {
             respond(.ok, "pong", to: head, context: context)
         case (.GET, "/mode"):
             respond(.ok, mode, to: head, context: context)
+        case (.GET, "/served"):
+            let counts = service.lanes.map { String($0.served.load(ordering: .relaxed)) }
+            respond(.ok, counts.joined(separator: " "), to: head, context: context)
         case (.GET, "/public-key"):
             respond(.ok, Hex.encode(Array(service.signer.publicKey.rawRepresentation)), to: head, context: context)
         case (.POST, "/sign"):
-            service.sign(body).assumeIsolated().whenComplete { result in
+            service.sign(body, lane: lane).assumeIsolated().whenComplete { result in
                 switch result {
                 case .success(let signature): self.respond(.ok, Hex.encode(signature), to: head, context: context)
                 case .failure(let error): self.respond(.internalServerError, "\(error)", to: head, context: context)

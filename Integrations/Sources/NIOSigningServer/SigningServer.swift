@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
-// An HTTP/1.1 server on one SwiftNIO event loop that answers `POST /sign` with a signature of the
-// request's body. What it does per request (the work) and how the handler runs that call (the
-// execution) are chosen at start, so that the same server, wire protocol and work can be measured
-// with each way a NIO user would run a slow synchronous call:
-// - jobs: inside a job started on the event loop; the call pauses the job (an OffloadEngine for
-//   the P-256 signature, the device itself for the device work) and the loop serves every other
-//   request meanwhile; the engine wakes the job by callback or through an eventfd;
-// - threadPool: on a NIOThreadPool, the handler waiting for its future;
+// An HTTP/1.1 server on SwiftNIO event loops (one by default; a NIO server usually runs one per
+// core) that answers `POST /sign` with a signature of the request's body. What it does per
+// request (the work) and how the handler runs that call (the execution) are chosen at start, so
+// that the same server, wire protocol and work can be measured with each way a NIO user would
+// run a slow synchronous call:
+// - jobs: inside a job started on the connection's event loop (one job runner per loop: a job
+//   starts, pauses and resumes on its connection's loop only); the call pauses the job (an
+//   OffloadEngine shared by the loops for the P-256 signature, the device itself for the device
+//   work) and the loop serves every other request meanwhile; the engine wakes the job by
+//   callback or through an eventfd;
+// - threadPool: on one NIOThreadPool shared by the loops, the handler waiting for its future;
 // - async: in an `async` function run as a Swift concurrency task (`completeWithTask`, as web
 //   frameworks run async routes);
 // - inline: on the event loop itself, blocking it for the call's duration.
@@ -14,7 +17,8 @@
 // Routes: `POST /sign` (body: the message) -> hex of the signature (work `.p256`: the raw 64-byte
 // ECDSA P-256 signature; work `.device`: the device's 32-byte HMAC-SHA256 tag);
 // `GET /public-key` -> hex of the raw 64-byte P-256 public key (work `.p256`); `GET /mode` ->
-// the execution and work names (`jobs-callback p256`); `GET /ping` -> `pong`.
+// the execution and work names (`jobs-callback p256`); `GET /served` -> the signatures answered
+// on each event loop's connections so far, in decimal, separated by spaces; `GET /ping` -> `pong`.
 import AsyncJobs
 import AsyncJobsLoop
 import AsyncJobsNIO
@@ -85,6 +89,11 @@ public final class SigningServer: Sendable {
         public var host: String
         /// Port to listen on; 0 picks a free one (see ``SigningServer/port``).
         public var port: Int
+        /// Event loops (threads) serving the connections, at least 1; the listening socket hands
+        /// accepted connections to them in turn. Every execution runs on each of them the way
+        /// ``Execution`` says: a job runner per loop, or one thread pool (or Swift concurrency's
+        /// pool) shared by the loops.
+        public var eventLoops: Int
         /// Threads that run the call off the event loop: the OffloadEngine's workers in job
         /// execution with work `.p256`, the NIOThreadPool's threads in thread-pool execution.
         /// Unused otherwise (a job waiting for the device needs no thread; async execution runs
@@ -102,12 +111,13 @@ public final class SigningServer: Sendable {
 
         /// A configuration; every argument has a default.
         public init(
-            host: String = "127.0.0.1", port: Int = 0, workers: Int = 1,
+            host: String = "127.0.0.1", port: Int = 0, eventLoops: Int = 1, workers: Int = 1,
             execution: Execution = .job(.callback), work: Work = .p256, deviceKey: [UInt8]? = nil,
             beforeSigning: (@Sendable () -> Void)? = nil
         ) {
             self.host = host
             self.port = port
+            self.eventLoops = eventLoops
             self.workers = workers
             self.execution = execution
             self.work = work
@@ -159,15 +169,22 @@ public final class SigningServer: Sendable {
     /// Signatures answered so far.
     public var signaturesServed: Int { service.served.load(ordering: .relaxed) }
 
-    /// Starts a server with a fresh P-256 key, one event loop and what its execution needs
-    /// (a job runner and engine, a thread pool, or nothing).
-    /// - Throws: if the engine, the runner, the device or the listening socket cannot be set up.
+    /// Signatures answered so far on each event loop's connections, one entry per loop (in the
+    /// group's order); they add up to ``signaturesServed``.
+    public var signaturesServedPerEventLoop: [Int] { service.lanes.map { $0.served.load(ordering: .relaxed) } }
+
+    /// Starts a server with a fresh P-256 key, ``Configuration/eventLoops`` event loops and what
+    /// its execution needs (a job runner per loop and an engine, a thread pool, or nothing).
+    /// - Throws: if the engine, a runner, the device or the listening socket cannot be set up.
+    /// - Precondition: `configuration.eventLoops` is at least 1.
     public static func start(_ configuration: Configuration = Configuration()) async throws -> SigningServer {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        precondition(configuration.eventLoops >= 1, "a signing server needs at least one event loop (eventLoops >= 1)")
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops)
         let service: SigningService
         do {
             let signer = try Signer(work: configuration.work, deviceKey: configuration.deviceKey)
-            service = try SigningService(configuration: configuration, eventLoop: group.next(), signer: signer)
+            service = try SigningService(
+                configuration: configuration, eventLoops: Array(group.makeIterator()), signer: signer)
         } catch {
             try? await group.shutdownGracefully()
             throw error
@@ -180,8 +197,10 @@ public final class SigningServer: Sendable {
                 .serverChannelOption(.maxMessagesPerRead, value: Self.acceptsPerRead)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        let lane = service.lane(for: channel.eventLoop)
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                        try channel.pipeline.syncOperations.addHandler(SigningHandler(service: service, mode: mode))
+                        try channel.pipeline.syncOperations.addHandler(
+                            SigningHandler(service: service, lane: lane, mode: mode))
                     }
                 }
                 .bind(host: configuration.host, port: configuration.port).get()
@@ -195,8 +214,8 @@ public final class SigningServer: Sendable {
         }
     }
 
-    /// Stops listening, shuts down what the execution uses (the job runner and engine, or the
-    /// thread pool) and the device, and stops the event loop.
+    /// Stops listening, shuts down what the execution uses (the job runners and engine, or the
+    /// thread pool) and the device, and stops the event loops.
     public func stop() async throws {
         try? await channel.close()
         try await service.shutdown()

@@ -2,7 +2,9 @@
 // Runs each request's signature the way the server's execution says, and counts requests.
 //
 // Invariants: `inFlight` counts requests between `sign` and the completion of their future;
-// whatever the execution, the call the work makes is the same synchronous `Signer.sign`.
+// whatever the execution, the call the work makes is the same synchronous `Signer.sign`; a
+// request's future completes on its connection's event loop, and in job execution its job runs
+// on that loop's thread only (each loop has its own runner: jobs never move between loops).
 import AsyncJobs
 import AsyncJobsLoop
 import AsyncJobsNIO
@@ -12,64 +14,106 @@ import Synchronization
 
 /// What every connection's handler shares: the work and the machinery of the execution.
 final class SigningService: Sendable {
+    /// One event loop's share of the service: its connections' requests go through it.
+    final class Lane: Sendable {
+        /// The loop whose connections use this lane.
+        let eventLoop: any EventLoop
+        /// The loop's job runner (job execution only).
+        let runner: EventLoopJobRunner?
+        /// Signatures answered on this loop's connections.
+        let served = Atomic<Int>(0)
+
+        init(eventLoop: any EventLoop, runner: EventLoopJobRunner?) {
+            self.eventLoop = eventLoop
+            self.runner = runner
+        }
+    }
+
+    /// What the execution shares between the loops.
     private enum Machinery: Sendable {
-        /// Jobs on the event loop; with an engine when the work is CPU (run on its workers while
-        /// the job is paused), without one when the work's own call pauses the job (the device).
-        case jobs(EventLoopJobRunner, OffloadEngine?)
+        /// Jobs on the event loops (one runner per loop, in the lanes); with an engine shared by
+        /// the loops when the work is CPU (run on its workers while the job is paused), without
+        /// one when the work's own call pauses the job (the device).
+        case jobs(OffloadEngine?)
+        /// One pool for every loop; each request's future completes on its connection's loop.
         case threadPool(NIOThreadPool)
         case async
         case inline
     }
 
     let signer: Signer
-    let eventLoop: any EventLoop
+    /// One per event loop, in the group's order.
+    let lanes: [Lane]
     private let machinery: Machinery
     private let beforeSigning: (@Sendable () -> Void)?
     let inFlight = Atomic<Int>(0)
     let served = Atomic<Int>(0)
 
-    /// Sets up what `configuration.execution` needs on `eventLoop`.
-    /// - Throws: if the engine, the runner's descriptor watcher or the thread pool cannot be made.
-    init(configuration: SigningServer.Configuration, eventLoop: any EventLoop, signer: Signer) throws {
+    /// Sets up what `configuration.execution` needs for `eventLoops` (a job runner on each in job
+    /// execution).
+    /// - Throws: if the engine, a runner's descriptor watcher or the thread pool cannot be made.
+    init(configuration: SigningServer.Configuration, eventLoops: [any EventLoop], signer: Signer) throws {
+        precondition(!eventLoops.isEmpty, "a signing service needs at least one event loop")
         self.signer = signer
-        self.eventLoop = eventLoop
         self.beforeSigning = configuration.beforeSigning
         let workers = max(1, configuration.workers)
         switch configuration.execution {
         case .job(let notification):
             let engine = signer.pausesByItself ? nil : try OffloadEngine(workers: workers)
+            var lanes: [Lane] = []
             do {
-                machinery = .jobs(try EventLoopJobRunner(eventLoop: eventLoop, notification: notification), engine)
+                for loop in eventLoops {
+                    let runner = try EventLoopJobRunner(eventLoop: loop, notification: notification)
+                    lanes.append(Lane(eventLoop: loop, runner: runner))
+                }
             } catch {
+                for lane in lanes { _ = lane.runner?.shutdown() }
                 engine?.shutdown()
                 throw error
             }
+            self.lanes = lanes
+            machinery = .jobs(engine)
         case .threadPool:
             let pool = NIOThreadPool(numberOfThreads: workers)
             pool.start()
+            lanes = eventLoops.map { Lane(eventLoop: $0, runner: nil) }
             machinery = .threadPool(pool)
         case .async:
+            lanes = eventLoops.map { Lane(eventLoop: $0, runner: nil) }
             machinery = .async
         case .inline:
+            lanes = eventLoops.map { Lane(eventLoop: $0, runner: nil) }
             machinery = .inline
         }
     }
 
-    /// Signs `message` the server's way.
-    /// - Returns: a future on the event loop with the signature's bytes.
-    /// - Important: event loop thread.
-    func sign(_ message: [UInt8]) -> EventLoopFuture<[UInt8]> {
+    /// The lane of `eventLoop`, which must be one of the service's loops.
+    func lane(for eventLoop: any EventLoop) -> Lane {
+        guard let lane = lanes.first(where: { $0.eventLoop === eventLoop }) else {
+            preconditionFailure("a channel on an event loop the signing service was not set up for")
+        }
+        return lane
+    }
+
+    /// Signs `message` the server's way, for a connection of `lane`'s loop.
+    /// - Returns: a future on `lane`'s event loop with the signature's bytes.
+    /// - Important: `lane`'s event loop thread.
+    func sign(_ message: [UInt8], lane: Lane) -> EventLoopFuture<[UInt8]> {
         inFlight.wrappingAdd(1, ordering: .relaxed)
         let work: @Sendable () throws -> [UInt8] = { [signer, beforeSigning] in
             beforeSigning?()
             return try signer.sign(message)
         }
+        let eventLoop = lane.eventLoop
         let future: EventLoopFuture<[UInt8]>
         switch machinery {
-        case .jobs(let runner, .some(let engine)):
-            future = runner.submit { try engine.perform(work) }
-        case .jobs(let runner, .none):
-            future = runner.submit(work)
+        case .jobs(let engine):
+            guard let runner = lane.runner else { preconditionFailure("job execution without a runner for the loop") }
+            if let engine {
+                future = runner.submit { try engine.perform(work) }
+            } else {
+                future = runner.submit(work)
+            }
         case .threadPool(let pool):
             future = pool.runIfActive(eventLoop: eventLoop, work)
         case .async:
@@ -81,7 +125,10 @@ final class SigningService: Sendable {
         }
         future.whenComplete { [self] result in
             inFlight.wrappingSubtract(1, ordering: .relaxed)
-            if case .success = result { served.wrappingAdd(1, ordering: .relaxed) }
+            if case .success = result {
+                served.wrappingAdd(1, ordering: .relaxed)
+                lane.served.wrappingAdd(1, ordering: .relaxed)
+            }
         }
         return future
     }
@@ -93,8 +140,8 @@ final class SigningService: Sendable {
     }
 
     /// Waits (up to `limit`) for the requests in flight to be answered, then shuts the
-    /// machinery and the device down. Jobs still paused are cancelled by the runner; work still
-    /// queued in the thread pool is failed by it.
+    /// machinery and the device down. Jobs still paused are cancelled by their runners; work
+    /// still queued in the thread pool is failed by it.
     func shutdown(waitingAtMost limit: Duration = .seconds(5)) async throws {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: limit)
@@ -102,8 +149,10 @@ final class SigningService: Sendable {
             try await Task.sleep(for: .milliseconds(1))
         }
         switch machinery {
-        case .jobs(let runner, let engine):
-            try await runner.shutdown().get()
+        case .jobs(let engine):
+            for lane in lanes {
+                try await lane.runner?.shutdown().get()
+            }
             engine?.shutdown()
         case .threadPool(let pool):
             try await pool.shutdownGracefully()

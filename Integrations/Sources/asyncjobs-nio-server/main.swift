@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // The example signing server on loopback, and the checker of its answers (scripts/bench-server):
-//   asyncjobs-nio-server [--mode M] [--work p256|device] [--workers W] [--latency-us U] [--slots N]
-//                        [--device-key HEX] [--port N] [--seconds S] [--notify callback|fd]
+//   asyncjobs-nio-server [--mode M] [--work p256|device] [--event-loops L] [--workers W]
+//                        [--latency-us U] [--slots N] [--device-key HEX] [--port N] [--seconds S]
+//                        [--notify callback|fd]
 //   asyncjobs-nio-server verify (--public-key HEX | --device-key HEX) --message TEXT [FILE]
-// The server stops by itself after S seconds. `verify` reads one answer (hex) per line from FILE
-// (or standard input) and checks each against the message.
+// The server runs L event loops (1 by default) and stops by itself after S seconds. `verify` reads
+// one answer (hex) per line from FILE (or standard input) and checks each against the message.
 import AsyncJobsNIO
 import Crypto
 import Foundation
@@ -12,7 +13,7 @@ import NIOSigningServer
 
 let usageText = """
     usage: asyncjobs-nio-server [--mode jobs-callback|jobs-fd|threadpool|async|inline] [--work p256|device]
-                                [--workers W] [--latency-us U] [--slots N] [--device-key HEX]
+                                [--event-loops L] [--workers W] [--latency-us U] [--slots N] [--device-key HEX]
                                 [--port N] [--seconds S] [--notify callback|fd]
            asyncjobs-nio-server verify (--public-key HEX | --device-key HEX) --message TEXT [FILE]
     """
@@ -82,11 +83,15 @@ var arguments = CommandLine.arguments.dropFirst()
 if arguments.first == "verify" { verify(arguments.dropFirst()) }
 let (values, operand) = options(arguments)
 if let operand { fail("unexpected argument '\(operand)'") }
-let known = ["--mode", "--work", "--workers", "--latency-us", "--slots", "--device-key", "--port", "--seconds", "--notify"]
+let known = [
+    "--mode", "--work", "--event-loops", "--workers", "--latency-us", "--slots", "--device-key", "--port", "--seconds",
+    "--notify",
+]
 for name in values.keys where !known.contains(name) { fail("unknown option \(name)") }
 
 var configuration = SigningServer.Configuration()
 configuration.port = number(values, "--port", default: 0, minimum: 0)
+configuration.eventLoops = number(values, "--event-loops", default: 1, minimum: 1)
 configuration.workers = number(values, "--workers", default: 1, minimum: 1)
 let seconds: Double = number(values, "--seconds", default: 30, minimum: 0)
 switch (values["--mode"], values["--notify"]) {
@@ -116,8 +121,10 @@ case let other: fail("unknown work '\(other)'")
 
 let server = try await SigningServer.start(configuration)
 print(
-    "asyncjobs-nio-server: http://127.0.0.1:\(server.port) (POST /sign, GET /public-key, GET /mode, GET /ping), "
-        + "mode \(configuration.execution), work \(configuration.work); stops after \(seconds) s")
+    "asyncjobs-nio-server: http://127.0.0.1:\(server.port) "
+        + "(POST /sign, GET /public-key, GET /mode, GET /served, GET /ping), mode \(configuration.execution), "
+        + "work \(configuration.work), \(configuration.eventLoops) event loop\(configuration.eventLoops == 1 ? "" : "s"); "
+        + "stops after \(seconds) s")
 fflush(nil)  // whoever started us may be waiting for the port
 try await Task.sleep(for: .seconds(seconds))
 try await server.stop()

@@ -66,6 +66,41 @@ private enum RequestContext {
         try await group.shutdownGracefully()
     }
 
+    /// A server with a loop per core runs a runner per loop, the runners sharing one device and
+    /// one engine: every job starts, pauses and resumes on its own runner's loop, never another's.
+    @Test(arguments: [EventLoopJobRunner.Notification.callback, .waitFD])
+    func runnersOfTwoLoopsSharingADeviceKeepEachJobOnItsOwnLoop(
+        notification: EventLoopJobRunner.Notification
+    ) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let loops = Array(group.makeIterator())
+        #expect(loops.count == 2)
+        let runners = try loops.map { try EventLoopJobRunner(eventLoop: $0, notification: notification) }
+        let engine = try OffloadEngine(workers: 2)
+        let accelerator = try SimulatedAccelerator(latency: .microseconds(200), slots: 64)
+        let count = 200
+        let futures = (0..<count).map { index in
+            let loop = loops[index % 2]
+            return runners[index % 2].submit { () throws -> [Bool] in
+                let started = loop.inEventLoop
+                let echoed = try accelerator.perform(index)
+                let afterDevice = loop.inEventLoop
+                let doubled = try engine.perform { echoed * 2 }
+                return [started, afterDevice, loop.inEventLoop, doubled == index * 2]
+            }
+        }
+        for future in futures {
+            #expect(try await future.get() == [true, true, true, true])
+        }
+        for (loop, runner) in zip(loops, runners) {
+            #expect(try await loop.submit { runner.jobsInFlight }.get() == 0)
+            try await runner.shutdown().get()
+        }
+        engine.shutdown()
+        accelerator.shutdown()
+        try await group.shutdownGracefully()
+    }
+
     /// A job may set its own callback on the wait context it runs with; once it ends, the slot's
     /// next job must be woken the runner's way again (engines call a set callback first).
     @Test(arguments: [EventLoopJobRunner.Notification.callback, .waitFD])

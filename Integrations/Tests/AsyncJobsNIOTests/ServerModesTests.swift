@@ -2,8 +2,8 @@
 // Every way the example server can run its slow call (jobs with callback or fd notification, a
 // NIOThreadPool, an async handler, inline on the event loop), with both works (a P-256 signature,
 // the simulated device behind a synchronous call): concurrent requests over loopback all get a
-// valid signature of their own message, and nothing fails. The same check, under wrk, is
-// `scripts/bench-server --smoke`. Behaviour only: nothing here is timed.
+// valid signature of their own message, and nothing fails, on one event loop and on two. The same
+// check, under wrk, is `scripts/bench-server --smoke`. Behaviour only: nothing here is timed.
 import AsyncJobsNIO
 import Crypto
 import NIOCore
@@ -17,10 +17,46 @@ import Testing
     @Test(.timeLimit(.minutes(1)), arguments: SigningServer.Execution.all, works)
     func concurrentRequestsAllGetValidSignatures(execution: SigningServer.Execution, work: SigningServer.Work) async throws {
         let server = try await SigningServer.start(.init(workers: 4, execution: execution, work: work))
+        try await Self.expectValidSignatures(from: server, execution: execution, work: work, requests: 96)
+        #expect(server.signaturesServedPerEventLoop == [96])
+        try await server.stop()
+    }
+
+    /// With two event loops, the listening socket hands connections to both in turn: each mode
+    /// serves correct signatures on both (jobs on each loop's own runner, one thread pool for both),
+    /// and stops cleanly.
+    @Test(.timeLimit(.minutes(1)), arguments: SigningServer.Execution.all, works)
+    func twoEventLoopsServeValidSignaturesOnBothLoops(
+        execution: SigningServer.Execution, work: SigningServer.Work
+    ) async throws {
+        let server = try await SigningServer.start(
+            .init(eventLoops: 2, workers: 4, execution: execution, work: work))
+        try await Self.expectValidSignatures(from: server, execution: execution, work: work, requests: 96)
+        let perLoop = server.signaturesServedPerEventLoop
+        #expect(perLoop.count == 2)
+        #expect(perLoop.allSatisfy { $0 > 0 }, "connections landed on one loop only: \(perLoop)")
+        #expect(perLoop.reduce(0, +) == 96)
+        let client = HTTPTestClient(port: server.port)
+        #expect(try await client.body(of: .GET, "/served") == perLoop.map(String.init).joined(separator: " "))
+        try await client.shutdown()
+        try await server.stop()
+        #expect(server.signaturesInFlight == 0)
+    }
+
+    @Test func aServerWithoutEventLoopsTrapsNamingTheRule() async {
+        await #expect(processExitsWith: .failure) {
+            _ = try await SigningServer.start(.init(eventLoops: 0))
+        }
+    }
+
+    /// `requests` concurrent requests (32 at a time, one connection each) to `server`: every
+    /// answer is a valid signature of its own message, every one is counted, none is left in flight.
+    static func expectValidSignatures(
+        from server: SigningServer, execution: SigningServer.Execution, work: SigningServer.Work, requests: Int
+    ) async throws {
         let client = HTTPTestClient(port: server.port)
         #expect(try await client.body(of: .GET, "/mode") == "\(execution) \(work)")
         let publicKey = try await client.publicKey()
-        let requests = 96
         let concurrency = 32
         var verified = 0
         try await withThrowingTaskGroup(of: (String, String).self) { group in
@@ -44,7 +80,6 @@ import Testing
         #expect(verified == requests)
         #expect(server.signaturesServed == requests)
         #expect(server.signaturesInFlight == 0)
-        try await server.stop()
         try await client.shutdown()
     }
 
