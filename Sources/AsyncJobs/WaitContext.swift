@@ -217,7 +217,7 @@ public final class WaitContext: Sendable {
         var callback: (@Sendable () -> Void)?
         /// The same callback in a form an engine can announce in batches (set by a job loop
         /// through `restoreCallback(_:batchForm:)`); nil whenever `callback` was set any other way.
-        var batchForm: (any AnyObject & Sendable)?
+        var batchForm: BatchCallback?
         var foreignCallback: ForeignCallback?
     }
 
@@ -515,12 +515,13 @@ public final class WaitContext: Sendable {
     /// Puts back the callback (and its batch form) that a driver such as a job loop runs its
     /// jobs with, if a job replaced or cleared it (nil and nil: none), so that the driver's next
     /// job is woken the driver's way. One lock.
-    package func restoreCallback(_ callback: (@Sendable () -> Void)?, batchForm: (any AnyObject & Sendable)?) {
+    package func restoreCallback(_ callback: (@Sendable () -> Void)?, batchForm: BatchCallback?) {
         state.withLock { state in
             // `batchForm` is cleared whenever the callback is set any other way.
             let intact =
                 state.foreignCallback == nil
-                && (batchForm.map { state.batchForm === $0 } ?? (state.callback == nil && state.batchForm == nil))
+                && (batchForm.map { state.batchForm?.isSame(as: $0) ?? false }
+                    ?? (state.callback == nil && state.batchForm == nil))
             if intact { return }
             let hadForeign = state.foreignCallback != nil
             state.callback = callback
@@ -533,7 +534,7 @@ public final class WaitContext: Sendable {
     /// How an engine should announce a request made from a job using this context.
     package enum EngineTarget {
         /// The callback's batch form (see ``restoreCallback(_:batchForm:)``).
-        case batchForm(any AnyObject & Sendable)
+        case batchForm(BatchCallback)
         /// The callback.
         case callback(@Sendable () -> Void)
         /// The engine's own object, found as the custom data of its newest descriptor.
@@ -586,6 +587,50 @@ public final class WaitContext: Sendable {
     public var status: Status {
         get { Status(rawValue: statusValue.load(ordering: .acquiring)) }
         set { statusValue.store(newValue.rawValue, ordering: .releasing) }
+    }
+}
+
+/// Something that takes many completions in one call: a `JobLoop` queues the entries for
+/// resumption under one lock and wakes its thread at most once. An engine that completes
+/// several requests together (the simulated accelerator's timer thread) hands them over in one
+/// batch instead of calling each job's wait-context callback in turn: per-request callbacks made
+/// the loop thread and the completer contend for the loop's lock, and each contended lock
+/// sleeps in the kernel (tens of microseconds on a loaded VM).
+package protocol CompletionBatchSink: AnyObject, Sendable {
+    /// The job on entry `index` can go on. Any thread.
+    func entryReady(_ index: Int32)
+    /// The jobs on these entries can go on. Any thread.
+    /// - Returns: whether the sink had taken every earlier announcement (it keeps up, so
+    ///   completions reaching it sooner would be handled sooner). An engine that holds
+    ///   completions back to save wake-ups (the accelerator's moderation) holds them less.
+    @discardableResult
+    func entriesReady(_ indices: [Int32]) -> Bool
+}
+
+/// A wait-context callback that is also reachable as a batch: entry `index` of `sink`. Set by
+/// a job loop together with the plain callback (``WaitContext/restoreCallback(_:batchForm:)``),
+/// and cleared whenever the callback is set any other way, so it always means the same thing as
+/// the callback.
+///
+/// A value, copied into each request: an engine's thread reads the sink and the index from the
+/// request it completes, which it touches anyway, and takes no reference count for it. The one
+/// count a request takes is the sink's (the loop's), taken and dropped on the loop's thread
+/// (the request is made there and freed there once its job has read the result), so it stays
+/// in that core's cache. (An object per loop entry, retained by each request, cost the loop's
+/// thread a cache miss per request at thousands of entries, and the engine's thread, which
+/// retained it too, a transfer of the line from the other core.)
+package struct BatchCallback: Sendable {
+    package let sink: any CompletionBatchSink
+    package let index: Int32
+
+    package init(sink: any CompletionBatchSink, index: Int32) {
+        self.sink = sink
+        self.index = index
+    }
+
+    /// Whether both name the same entry of the same sink.
+    package func isSame(as other: borrowing BatchCallback) -> Bool {
+        sink === other.sink && index == other.index
     }
 }
 

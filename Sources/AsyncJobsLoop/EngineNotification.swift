@@ -48,41 +48,6 @@ package final class EngineWaitFD: Sendable {
     }
 }
 
-/// Something that takes many completions in one call: a `JobLoop` queues the entries for
-/// resumption under one lock and wakes its thread at most once. An engine that completes
-/// several requests together (the accelerator's timer thread) hands them over in one batch
-/// instead of calling each job's wait-context callback in turn: per-request callbacks made the
-/// loop thread and the completer contend for the loop's lock, and each contended lock sleeps in
-/// the kernel (tens of microseconds on a loaded VM).
-package protocol CompletionBatchSink: AnyObject, Sendable {
-    /// The job on entry `index` can go on. Any thread.
-    func entryReady(_ index: Int32)
-    /// The jobs on these entries can go on. Any thread.
-    /// - Returns: whether the sink had taken every earlier announcement (it keeps up, so
-    ///   completions reaching it sooner would be handled sooner). An engine that holds
-    ///   completions back to save wake-ups (the accelerator's moderation) holds them less.
-    @discardableResult
-    func entriesReady(_ indices: [Int32]) -> Bool
-}
-
-/// A wait-context callback that is also reachable as a batch: entry `index` of `sink`. Set by
-/// the loop together with the plain callback (`WaitContext.restoreCallback(_:batchForm:)`), and
-/// cleared whenever the callback is set any other way, so it always means the same thing as
-/// the callback.
-///
-/// A class, one per loop entry: each request retains it, so the loop thread and the engine
-/// thread touch that entry's reference count, not the loop's (one shared count, retained and
-/// released by both threads for every request, cost the device thread most of its time).
-package final class BatchCallback: Sendable {
-    package let sink: any CompletionBatchSink
-    package let index: Int32
-
-    package init(sink: any CompletionBatchSink, index: Int32) {
-        self.sink = sink
-        self.index = index
-    }
-}
-
 /// Completions gathered by an engine thread and announced together: one call per sink per
 /// batch, however the sinks' requests interleave. An engine shared by a group of loops completes
 /// their requests in the order they were submitted, alternating between loops; announcing a run
@@ -101,7 +66,9 @@ package struct CompletionBatch: ~Copyable {
         self.capacity = capacity
     }
 
-    package mutating func add(_ callback: BatchCallback) {
+    /// Adds one completion. Reads the callback's sink only to compare it (no reference count is
+    /// taken per completion; the batch keeps each sink once, until `flush`).
+    package mutating func add(_ callback: borrowing BatchCallback) {
         if last < sinks.count && sinks[last] === callback.sink {
             indices[last].append(callback.index)
             return
@@ -197,23 +164,21 @@ package final class EngineRequest: Sendable {
     /// Any thread: the request is over (its result, if any, stored first). Marks it done and
     /// announces it, unless its job gave up on it; then lets go of the engine's fd.
     package func complete() {
-        let exchanged = markDone()
-        if case .batchCallback(let callback) = target {
-            if exchanged { callback.sink.entryReady(callback.index) }
-            return
-        }
-        announce(markedDone: exchanged)
+        announce(markedDone: markDone())
     }
 
     /// As ``complete()``, but a batch-callback announcement is added to `batch` (the caller
     /// flushes it); every other kind is announced at once.
     package func complete(into batch: inout CompletionBatch) {
         let exchanged = markDone()
-        if case .batchCallback(let callback) = target {
+        // A `switch` borrows the payload from `target`; `if case` copies it (Swift 6.3), which
+        // would retain the sink here, on the completer's thread, for every request.
+        switch target {
+        case .batchCallback(let callback):
             if exchanged { batch.add(callback) }
-            return
+        default:
+            announce(markedDone: exchanged)
         }
-        announce(markedDone: exchanged)
     }
 
     private func markDone() -> Bool {
@@ -317,7 +282,7 @@ extension WaitContext {
     /// yet.
     func engineTarget(forKey key: Key) -> NotificationTarget? {
         switch engineTarget(forKey: key, matching: { $0 as? EngineWaitFD }) {
-        case .batchForm(let batch): .batchCallback(batch as! BatchCallback)
+        case .batchForm(let batch): .batchCallback(batch)
         case .callback(let callback): .callback(callback)
         case .engineObject(let box): .waitFD(box as! EngineWaitFD)
         case nil: nil

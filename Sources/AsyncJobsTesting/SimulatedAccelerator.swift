@@ -116,7 +116,7 @@ final class AcceleratorDevice: Sendable {
     private struct State {
         /// Requests given a slot and a deadline since the timer thread last looked, in deadline
         /// order (deadlines are assigned under the lock from a monotonic clock).
-        var incoming: [Slot] = []
+        var incoming = RingBuffer<Slot>()
         /// Requests waiting for a free slot, in arrival order.
         var waiting = RingBuffer<any AcceleratorRequest>()
         /// Requests holding a slot: in `incoming` or in the timer thread's ring.
@@ -177,9 +177,10 @@ final class AcceleratorDevice: Sendable {
     private func run() {
         // The requests in flight, in deadline order; only this thread touches them.
         var inFlight = RingBuffer<Slot>()
-        var arrivals: [Slot] = []
-        var due: [any AcceleratorRequest] = []
-        due.reserveCapacity(1024)
+        // Both moved from, element by element, never copied: every reference count taken here
+        // would be a write to a request's line, which the loop's thread wrote last.
+        var arrivals = RingBuffer<Slot>()
+        var due = RingBuffer<any AcceleratorRequest>()
         var batch = CompletionBatch(capacity: 1024)
         var lead = WakeLead()
         var moderation = Moderation(longest: moderationInterval)
@@ -187,9 +188,8 @@ final class AcceleratorDevice: Sendable {
         var lastWake: UInt64 = 0
         while true {
             let now = MonotonicClock.nanoseconds()
-            while let head = inFlight.first, head.deadline <= now {
-                _ = inFlight.popFirst()
-                due.append(head.request)
+            while let deadline = inFlight.first?.deadline, deadline <= now, let slot = inFlight.popFirst() {
+                due.append(slot.request)
             }
             let stop = state.withLock { state -> Bool in
                 state.completed += due.count
@@ -209,14 +209,13 @@ final class AcceleratorDevice: Sendable {
                 }
                 return false
             }
-            for slot in arrivals { inFlight.append(slot) }
-            arrivals.removeAll(keepingCapacity: true)
+            while let slot = arrivals.popFirst() { inFlight.append(slot) }
             // Requests that announce through a batch sink (a JobLoop in callback mode) reach it
             // in one call: one lock and at most one wake-up of the loop per expiry, not one each.
-            for request in due { request.complete(into: &batch) }
-            // Let go of the requests before announcing the batch: their jobs then hold the last
-            // references, so each request is freed on the thread that allocated it.
-            due.removeAll(keepingCapacity: true)
+            // Each request is let go of as soon as it is completed, before the batch is announced:
+            // their jobs then hold the last references, so each request is freed on the thread
+            // that allocated it.
+            while let request = due.popFirst() { request.complete(into: &batch) }
             if let caughtUp = batch.flush() { moderation.learn(consumerCaughtUp: caughtUp) }
             if stop {
                 EventCounter.close(timer)
