@@ -80,7 +80,8 @@ if [ $status -eq 0 ]; then
   # --loops 2: the jobs variant on one loop and on a group of two, with the scaling line.
   step "speed sha256 --loops 2" "$bin" speed sha256 --loops 2 --variant jobs --seconds 0.5 --jobs 32 --no-progress
   out=$LAST_LOG
-  for section in "jobs, 1 loop thread" "jobs, 2 loop threads" "one loop" "loop threads:"; do
+  for section in "jobs, 1 loop thread" "jobs, 2 loop threads" "one loop" "loop threads:" "2 engine threads:" \
+    "processors allow at most"; do
     if ! grep -qF -- "$section" "$out"; then
       echo "  speed sha256 --loops 2: the report has no '$section'"
       cat "$out"

@@ -38,9 +38,10 @@ public enum SpeedReport {
         ]
     }
 
-    /// The table of one operation's variants.
+    /// The table of one operation's variants; a group's bound assumes `processors`.
     public static func table(
-        _ operation: SpeedOperation, results: [VariantResult], options: SpeedOptions
+        _ operation: SpeedOperation, results: [VariantResult], options: SpeedOptions,
+        processors: Int = SpeedBound.processors
     ) -> [String] {
         var lines = ["", "== \(operation.rawValue): \(operation.summary) =="]
         if operation == .accel {
@@ -85,12 +86,65 @@ public enum SpeedReport {
                 }
                 lines.append(line)
             }
+            if let cpu = jobs.engineCPUPerOperation, let threads = jobs.engineThreads, threads > 0 {
+                var line =
+                    "\(threads == 1 ? "engine thread" : "\(threads) engine threads"): "
+                    + "\(Format.nanoseconds(cpu)) CPU per operation"
+                if let wait = jobs.engineWaitShare {
+                    line += ", runnable but waiting for a CPU \(Format.percent(wait)) of the time"
+                }
+                lines.append(line)
+            }
+            if let oneLoop, loops > 1, let bound = groupBound(jobs, oneLoop: oneLoop, processors: processors) {
+                lines.append(
+                    "\(prefix): \(bound.processors) processors allow at most \(Format.ratio(bound.atOneLoopCost)) one loop "
+                        + "at one loop's CPU per operation (loop + engine, \(bound.oneLoopCost)), "
+                        + "\(Format.ratio(bound.atGroupCost)) at this run's (\(bound.groupCost)); measured "
+                        + Format.ratio(jobs.operationsPerSecond / oneLoop.operationsPerSecond))
+            }
             if operation == .accel {
                 let efficiency = jobs.operationsPerSecond / ideal(jobs: jobs.concurrency, options)
                 lines.append("jobs reach \(Format.percent(efficiency)) of the ideal")
             }
         }
         return lines
+    }
+
+    /// What the processors allow a group of loops, against one loop's measured throughput.
+    public struct GroupBound: Sendable {
+        /// The processors the bound assumes.
+        public var processors: Int
+        /// The group's bound over one loop's throughput, if each operation cost what it cost on
+        /// one loop (no cross-core cost).
+        public var atOneLoopCost: Double
+        /// The same at the CPU per operation the group's run measured.
+        public var atGroupCost: Double
+        /// One loop's CPU per operation, loop thread + engine threads, as printed ("571 ns + 207 ns").
+        public var oneLoopCost: String
+        /// The group's, likewise.
+        public var groupCost: String
+    }
+
+    /// The most a group's run could reach over one loop's on `processors` processors (see
+    /// ``SpeedBound``), at one loop's and at the group's own CPU per operation; nil without the
+    /// engine threads' figures.
+    public static func groupBound(_ group: VariantResult, oneLoop: VariantResult, processors: Int) -> GroupBound? {
+        guard oneLoop.operationsPerSecond > 0, let oneLoopCPU = oneLoop.loopCPUPerOperation,
+            let oneEngineCPU = oneLoop.engineCPUPerOperation, let groupLoopCPU = group.loopCPUPerOperation,
+            let groupEngineCPU = group.engineCPUPerOperation, let threads = group.engineThreads
+        else { return nil }
+        let loops = group.loops ?? 1
+        let atOne = SpeedBound.operationsPerSecond(
+            processors: processors, loops: loops, loopCPUPerOperation: oneLoopCPU, engineThreads: threads,
+            engineCPUPerOperation: oneEngineCPU)
+        let atGroup = SpeedBound.operationsPerSecond(
+            processors: processors, loops: loops, loopCPUPerOperation: groupLoopCPU, engineThreads: threads,
+            engineCPUPerOperation: groupEngineCPU)
+        return GroupBound(
+            processors: processors, atOneLoopCost: atOne / oneLoop.operationsPerSecond,
+            atGroupCost: atGroup / oneLoop.operationsPerSecond,
+            oneLoopCost: "\(Format.nanoseconds(oneLoopCPU)) + \(Format.nanoseconds(oneEngineCPU))",
+            groupCost: "\(Format.nanoseconds(groupLoopCPU)) + \(Format.nanoseconds(groupEngineCPU))")
     }
 
     /// A share as the targets show it: as many decimals as it takes not to read as `threshold`

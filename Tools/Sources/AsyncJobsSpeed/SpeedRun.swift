@@ -82,8 +82,30 @@ public struct VariantResult: Sendable {
     /// measured time (the scheduler's run-queue delay, `/proc/<pid>/task/<tid>/schedstat`), in
     /// nanoseconds; nil where the kernel does not report it.
     public var loopWaitNanoseconds: UInt64?
+    /// Jobs only: the engine's own threads (the simulated accelerator's timer thread, the offload
+    /// engine's workers) found during the measured time; nil where `/proc` could not be read.
+    public var engineThreads: Int?
+    /// Jobs only: CPU time the engine's threads used during the measured time, in nanoseconds.
+    public var engineCPUNanoseconds: UInt64?
+    /// Jobs only: time the engine's threads spent runnable but waiting for a processor, in
+    /// nanoseconds.
+    public var engineWaitNanoseconds: UInt64?
     /// The first error an operation threw, if any (the variant stops at it).
     public var error: String?
+
+    /// A measurement; the jobs-only figures start empty.
+    public init(
+        variant: SpeedVariant, concurrency: Int, operations: Int, seconds: Double, p50: UInt64, p99: UInt64,
+        p999: UInt64
+    ) {
+        self.variant = variant
+        self.concurrency = concurrency
+        self.operations = operations
+        self.seconds = seconds
+        self.p50 = p50
+        self.p99 = p99
+        self.p999 = p999
+    }
 
     /// Operations per second.
     public var operationsPerSecond: Double { seconds > 0 ? Double(operations) / seconds : 0 }
@@ -91,6 +113,28 @@ public struct VariantResult: Sendable {
     public var loopCPUPerOperation: Double? {
         guard let cpu = loopCPUNanoseconds, operations > 0 else { return nil }
         return Double(cpu) / Double(operations)
+    }
+    /// Jobs only: the engine threads' CPU time per operation, in nanoseconds.
+    public var engineCPUPerOperation: Double? {
+        guard let cpu = engineCPUNanoseconds, operations > 0 else { return nil }
+        return Double(cpu) / Double(operations)
+    }
+    /// Jobs only: the share of the measured time the engine's threads (on average) waited for a
+    /// processor while runnable.
+    public var engineWaitShare: Double? {
+        guard let wait = engineWaitNanoseconds, let threads = engineThreads, threads > 0, seconds > 0 else { return nil }
+        return Double(wait) / 1e9 / seconds / Double(threads)
+    }
+    /// Jobs only: the most operations per second this run's threads could reach on `processors`
+    /// processors at the CPU per operation it measured (see ``SpeedBound``); nil without the
+    /// engine's figures.
+    public func throughputBound(processors: Int) -> Double? {
+        guard let loopCPU = loopCPUPerOperation, let engineCPU = engineCPUPerOperation, let engineThreads else {
+            return nil
+        }
+        return SpeedBound.operationsPerSecond(
+            processors: processors, loops: loops ?? 1, loopCPUPerOperation: loopCPU, engineThreads: engineThreads,
+            engineCPUPerOperation: engineCPU)
     }
     /// Jobs only: resumes per second of loop-thread CPU time.
     public var resumesPerLoopCPUSecond: Double? {
@@ -111,8 +155,21 @@ public struct VariantResult: Sendable {
 }
 
 /// Counters and the latency histogram shared by a variant's drivers and the measuring thread.
+///
+/// One shard (operation count and histogram) per loop of the jobs variant: with one shared
+/// shard, a group's loop threads took the same lock and wrote the same histogram and counter at
+/// every operation, a cache line moved between processors each time (a cost of the harness,
+/// charged to the group). Each loop's jobs record into their loop's shard; the measuring thread
+/// sums and merges them.
 package final class Meter: Sendable {
-    let operations = Atomic<Int>(0)
+    /// What one recording thread writes.
+    final class Shard: Sendable {
+        let operations = Atomic<Int>(0)
+        let histogram = Mutex(
+            Histogram<UInt64>(
+                lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three))
+    }
+
     let started = Atomic<Int>(0)
     let stopped = Atomic<Bool>(false)
     let firstError = Mutex<String?>(nil)
@@ -122,28 +179,35 @@ package final class Meter: Sendable {
     /// When the measured time ended (`UInt64.max` until then): operations that end later are
     /// not recorded.
     private let measuredUntil = Atomic<UInt64>(.max)
+    private let shards: [Shard]
 
-    package init() {}
-    private let histogram = Mutex(
-        Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three))
+    /// - Parameter shards: how many threads record separately (the loops of a group).
+    package init(shards: Int = 1) {
+        self.shards = (0..<max(1, shards)).map { _ in Shard() }
+    }
 
     var isStopped: Bool { stopped.load(ordering: .relaxed) }
 
-    /// Records one operation that began at `start` (``Clock/nanoseconds()``). Its latency enters
-    /// the histogram only if it began within the measured time: an operation in flight when the
-    /// measurement began was held up by the setup (the drivers still being started, the first
-    /// descriptors being made and watched), which is not the steady state the percentiles
-    /// describe, and which costs each variant differently. Operations still in flight when the
-    /// measurement ends are not recorded either, so both ends are cut the same way.
+    /// Operations recorded so far, all shards.
+    package var operations: Int { shards.reduce(0) { $0 + $1.operations.load(ordering: .relaxed) } }
+
+    /// Records one operation that began at `start` (``Clock/nanoseconds()``), in shard `shard`.
+    /// Its latency enters the histogram only if it began within the measured time: an operation
+    /// in flight when the measurement began was held up by the setup (the drivers still being
+    /// started, the first descriptors being made and watched), which is not the steady state the
+    /// percentiles describe, and which costs each variant differently. Operations still in
+    /// flight when the measurement ends are not recorded either, so both ends are cut the same
+    /// way.
     /// - Returns: the time it ended: a driver that starts its next operation at once uses it as
     ///   that one's start (one clock read per operation instead of two).
     @discardableResult
-    package func record(since start: UInt64) -> UInt64 {
+    package func record(since start: UInt64, shard: Int = 0) -> UInt64 {
         let end = Clock.nanoseconds()
+        let shard = shards[shard]
         if start >= measuredSince.load(ordering: .relaxed) && end <= measuredUntil.load(ordering: .relaxed) {
-            histogram.withLock { _ = $0.record(max(1, end &- start)) }
+            shard.histogram.withLock { _ = $0.record(max(1, end &- start)) }
         }
-        operations.wrappingAdd(1, ordering: .relaxed)
+        shard.operations.wrappingAdd(1, ordering: .relaxed)
         return end
     }
 
@@ -152,9 +216,9 @@ package final class Meter: Sendable {
         stopped.store(true, ordering: .relaxed)
     }
 
-    /// Empties the histogram and starts the measured time now.
+    /// Empties the histograms and starts the measured time now.
     package func startMeasuring() {
-        histogram.withLock { $0.reset() }
+        for shard in shards { shard.histogram.withLock { $0.reset() } }
         measuredSince.store(Clock.nanoseconds(), ordering: .relaxed)
     }
 
@@ -163,11 +227,15 @@ package final class Meter: Sendable {
         measuredUntil.store(end, ordering: .relaxed)
     }
 
-    /// Operations in the histogram.
-    package var recordedOperations: UInt64 { histogram.withLock { $0.totalCount } }
+    /// Operations in the histograms.
+    package var recordedOperations: UInt64 {
+        shards.reduce(0) { total, shard in total + shard.histogram.withLock { $0.totalCount } }
+    }
 
     func percentiles() -> (UInt64, UInt64, UInt64) {
-        histogram.withLock { ($0.valueAtPercentile(50), $0.valueAtPercentile(99), $0.valueAtPercentile(99.9)) }
+        var merged = shards[0].histogram.withLock { $0 }
+        for shard in shards.dropFirst() { merged.add(shard.histogram.withLock { $0 }) }
+        return (merged.valueAtPercentile(50), merged.valueAtPercentile(99), merged.valueAtPercentile(99.9))
     }
 }
 
@@ -195,7 +263,7 @@ public struct SpeedRunner: Sendable {
             workerScheduling: options.workerScheduling, latency: options.latency,
             slots: options.slots)
         defer { engines.shutdown() }
-        let meter = Meter()
+        let meter = Meter(shards: variant == .jobs ? loops : 1)
         let label =
             "\(operation.rawValue), \(Self.label(variant, notification: notification ?? options.notification, loops: loops))"
         switch variant {
@@ -246,13 +314,27 @@ public struct SpeedRunner: Sendable {
         let group = try JobLoopGroup(loopCount: loops, configuration: configuration)
         let finished = Atomic<Int>(0)
         let done = DispatchSemaphore(value: 0)
+        let loopList = group.loops
         for _ in 0..<jobs {
             let submission = group.submit({
                 meter.started.wrappingAdd(1, ordering: .relaxed)
+                // The shard of the loop this job runs on (jobs never move).
+                let shard = loopList.firstIndex { $0.isLoopThread } ?? 0
                 var start = Clock.nanoseconds()
+                // The device bound once per job: called through the closure's capture, it was
+                // retained and released at every operation, and a group's loop threads then
+                // wrote the one device object's count by turns from both processors (a cache
+                // line moved per operation: a cost of the harness, charged to the group).
+                if let accelerator = engines.accelerator {
+                    while !meter.isStopped {
+                        _ = try accelerator.perform(1)
+                        start = meter.record(since: start, shard: shard)
+                    }
+                    return
+                }
                 while !meter.isStopped {
                     _ = try engines.performInJob()
-                    start = meter.record(since: start)
+                    start = meter.record(since: start, shard: shard)
                 }
             }) { result in
                 if case .failure(let error) = result { meter.fail(error) }
@@ -278,7 +360,8 @@ public struct SpeedRunner: Sendable {
             let waits = taken.map(\.1)
             return LoopProbe(
                 cpu: taken.reduce(0) { $0 &+ $1.0 }, resumes: group.statistics.resumes,
-                runQueueWait: waits.contains(nil) ? nil : waits.reduce(0) { $0 &+ $1! })
+                runQueueWait: waits.contains(nil) ? nil : waits.reduce(0) { $0 &+ $1! },
+                engine: EngineThreadTimes.read())
         }
         var result = observe(meter, expected: jobs, label: label, probe: probe)
         done.wait()
@@ -328,7 +411,7 @@ public struct SpeedRunner: Sendable {
         }
         meter.startMeasuring()
         let baseline = probe?()
-        let startOperations = meter.operations.load(ordering: .relaxed)
+        let startOperations = meter.operations
         let start = Clock.nanoseconds()
         let duration = UInt64(max(0.001, options.seconds) * 1e9)
         var now = start
@@ -336,12 +419,12 @@ public struct SpeedRunner: Sendable {
             let remaining = duration - (now - start)
             usleep(UInt32(min(remaining, 200_000_000) / 1000))
             now = Clock.nanoseconds()
-            let done = meter.operations.load(ordering: .relaxed) - startOperations
+            let done = meter.operations - startOperations
             progress.show(
                 "\(label): \(Format.seconds(Double(now - start) / 1e9)) s, "
                     + "\(Format.count(Double(done) / (Double(now - start) / 1e9))) ops/s")
         }
-        let endOperations = meter.operations.load(ordering: .relaxed)
+        let endOperations = meter.operations
         let end = Clock.nanoseconds()
         meter.stopMeasuring(at: end)
         let final = probe?()
@@ -356,6 +439,21 @@ public struct SpeedRunner: Sendable {
             result.resumes = final.resumes - baseline.resumes
             if let before = baseline.runQueueWait, let after = final.runQueueWait {
                 result.loopWaitNanoseconds = after &- before
+            }
+            if let before = baseline.engine, let after = final.engine, !after.isEmpty {
+                // Threads present at both ends (an engine's threads live as long as the run).
+                var cpu: UInt64 = 0
+                var wait: UInt64 = 0
+                var threads = 0
+                for (thread, end) in after {
+                    guard let start = before[thread] else { continue }
+                    cpu &+= end.cpu &- start.cpu
+                    wait &+= end.wait &- start.wait
+                    threads += 1
+                }
+                result.engineThreads = threads
+                result.engineCPUNanoseconds = cpu
+                result.engineWaitNanoseconds = wait
             }
         }
         result.error = meter.firstError.withLock { $0 }
@@ -382,6 +480,62 @@ struct LoopProbe {
     var resumes: Int
     /// The loop threads' run-queue wait so far, summed (nil if not reported).
     var runQueueWait: UInt64?
+    /// The engine's threads' CPU time and run-queue wait so far, by thread id (nil if not
+    /// reported).
+    var engine: [Int: EngineThreadTimes.Reading]?
+}
+
+/// The CPU time and run-queue wait of an engine's own threads (the simulated accelerator's timer
+/// thread, `aj-accelerator`; the offload engine's workers, `aj-offload`), read by name from
+/// `/proc/self/task/<tid>/schedstat` (time on a processor, then time runnable but waiting for
+/// one, in nanoseconds). The speed run's engines are the only ones in the process, and each
+/// variant shuts its own down (joining its threads) before the next starts.
+enum EngineThreadTimes {
+    struct Reading {
+        var cpu: UInt64
+        var wait: UInt64
+    }
+
+    static let threadNames: Set<String> = ["aj-accelerator", "aj-offload"]
+
+    /// Every engine thread's times now; nil if `/proc/self/task` cannot be read.
+    static func read() -> [Int: Reading]? {
+        guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") else { return nil }
+        var readings: [Int: Reading] = [:]
+        for task in tasks {
+            guard let thread = Int(task),
+                let name = try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8),
+                threadNames.contains(name.trimmingCharacters(in: .whitespacesAndNewlines)),
+                let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/schedstat", encoding: .utf8)
+            else { continue }
+            let fields = stat.split(separator: " ")
+            guard fields.count >= 2, let cpu = UInt64(fields[0]), let wait = UInt64(fields[1]) else { continue }
+            readings[thread] = Reading(cpu: cpu, wait: wait)
+        }
+        return readings
+    }
+}
+
+/// What the processors allow a set of threads that all take part in every operation.
+public enum SpeedBound {
+    /// The most operations per second when each operation takes `loopCPUPerOperation` ns of the
+    /// loop threads' CPU and `engineCPUPerOperation` ns of the engine threads', on `processors`
+    /// processors: the CPU of both together cannot exceed the processors', and no thread runs on
+    /// more than one processor at once (`loops` loop threads, `engineThreads` engine threads).
+    /// Cross-core costs are in the per-operation figures of the run they come from.
+    public static func operationsPerSecond(
+        processors: Int, loops: Int, loopCPUPerOperation: Double, engineThreads: Int, engineCPUPerOperation: Double
+    ) -> Double {
+        var bound = Double(max(1, processors)) * 1e9 / max(1, loopCPUPerOperation + engineCPUPerOperation)
+        if loopCPUPerOperation > 0 { bound = min(bound, Double(max(1, loops)) * 1e9 / loopCPUPerOperation) }
+        if engineThreads > 0, engineCPUPerOperation > 0 {
+            bound = min(bound, Double(engineThreads) * 1e9 / engineCPUPerOperation)
+        }
+        return bound
+    }
+
+    /// The processors this process may run on (its affinity mask), as the group's default.
+    public static var processors: Int { JobLoopGroup.defaultLoopCount }
 }
 
 /// Monotonic and per-thread CPU clocks in nanoseconds.

@@ -17,7 +17,8 @@
 //   tails: the jobs' p99 and p99.9 no higher than the tasks';
 // - a group of loops (one per processor, when there is more than one) where one loop's thread is
 //   the bottleneck (callback notification, 10,000 jobs): at least 0.75x the loop count times one
-//   loop's rate (1.5x with 2 loops).
+//   loop's rate (1.5x with 2 loops), with the bound the processors set beside it: the loops and
+//   the device's thread share them, so at most processors / (loop + device CPU per operation).
 import AsyncJobs
 import AsyncJobsLoop
 import AsyncJobsTesting
@@ -46,7 +47,7 @@ public enum SpeedTargets {
                 + "\(Format.seconds(options.seconds)) s per run ==")
         report(
             SpeedReport.columns("run", "jobs", "ops/s", "p50", "p99", "p99.9")
-                + "   ideal   loop CPU/op   resumes/s   resumes/CPU-s")
+                + "   ideal   loop CPU/op   resumes/s   resumes/CPU-s   engine CPU/op")
         var runs: [TargetRun] = []
         for notification in [JobLoop.Configuration.Notification.waitFD, .callback] {
             for jobs in jobCounts {
@@ -123,6 +124,7 @@ public enum SpeedTargets {
         text += SpeedReport.pad(result.loopCPUPerOperation.map(Format.nanoseconds) ?? "-", 14)
         text += SpeedReport.pad(result.resumesPerSecond.map(Format.count) ?? "-", 12)
         text += SpeedReport.pad(result.resumesPerLoopCPUSecond.map(Format.count) ?? "-", 16)
+        text += SpeedReport.pad(result.engineCPUPerOperation.map(Format.nanoseconds) ?? "-", 16)
         if let error = result.error { text += "  error: \(error)" }
         return text
     }
@@ -226,9 +228,16 @@ public enum SpeedTargets {
             else { continue }
             let ratio = group.result.operationsPerSecond / max(1, single.result.operationsPerSecond)
             let goal = 0.75 * Double(loops)
+            // What the processors allow, beside it: whether a shortfall is the loops' or the
+            // machine's (the device's thread takes its share of the same processors).
+            let bound = SpeedReport.groupBound(group.result, oneLoop: single.result, processors: SpeedBound.processors)
+                .map {
+                    " (\($0.processors) processors allow \(Format.ratio($0.atOneLoopCost)) at one loop's CPU/op, "
+                        + "\(Format.ratio($0.atGroupCost)) at this run's)"
+                } ?? ""
             verdicts.append(
                 Verdict(
-                    name: "\(loops) loops / 1 loop ops/s, callback, \(group.result.concurrency) jobs",
+                    name: "\(loops) loops / 1 loop ops/s, callback, \(group.result.concurrency) jobs" + bound,
                     measured: Format.ratio(ratio), goal: ">= \(Format.ratio(goal))", met: ratio >= goal))
         }
         for notification in [JobLoop.Configuration.Notification.waitFD, .callback] {

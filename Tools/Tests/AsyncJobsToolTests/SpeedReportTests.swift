@@ -67,3 +67,69 @@ struct SpeedMeterTests {
         #expect(meter.recordedOperations == 1)
     }
 }
+
+struct SpeedMeterShardTests {
+    @Test func eachLoopRecordsIntoItsOwnShardAndTheMeterSumsThem() {
+        let meter = Meter(shards: 2)
+        meter.startMeasuring()
+        let start = Clock.nanoseconds()
+        meter.record(since: start, shard: 0)
+        meter.record(since: start, shard: 1)
+        meter.record(since: start, shard: 1)
+        #expect(meter.operations == 3)
+        #expect(meter.recordedOperations == 3)
+    }
+}
+
+struct SpeedBoundTests {
+    /// A jobs run of `operations` in one second at these CPU costs per operation.
+    private func run(loops: Int, operations: Int, loopCPU: Int, engineCPU: Int) -> VariantResult {
+        var result = VariantResult(
+            variant: .jobs, concurrency: 10_000, operations: operations, seconds: 1, p50: 1, p99: 1, p999: 1)
+        result.loops = loops
+        result.loopCPUNanoseconds = UInt64(operations * loopCPU)
+        result.engineThreads = 1
+        result.engineCPUNanoseconds = UInt64(operations * engineCPU)
+        return result
+    }
+
+    @Test func theBoundIsWhatTheProcessorsAndEachThreadAllow() {
+        // 2 processors shared by every thread, 600 + 200 ns per operation: 2.5 M a second.
+        #expect(
+            SpeedBound.operationsPerSecond(
+                processors: 2, loops: 2, loopCPUPerOperation: 600, engineThreads: 1, engineCPUPerOperation: 200)
+                == 2_500_000)
+        // One loop thread runs on one processor at a time, however many there are.
+        #expect(
+            SpeedBound.operationsPerSecond(
+                processors: 2, loops: 1, loopCPUPerOperation: 500, engineThreads: 1, engineCPUPerOperation: 100)
+                == 2_000_000)
+        // Nor can the device's one thread.
+        #expect(
+            SpeedBound.operationsPerSecond(
+                processors: 8, loops: 8, loopCPUPerOperation: 600, engineThreads: 1, engineCPUPerOperation: 400)
+                == 2_500_000)
+    }
+
+    @Test func aGroupsRowShowsTheBoundAtBothCostsBesideTheMeasuredRatio() throws {
+        let one = run(loops: 1, operations: 1_600_000, loopCPU: 600, engineCPU: 200)
+        let two = run(loops: 2, operations: 2_000_000, loopCPU: 800, engineCPU: 200)
+        let bound = try #require(SpeedReport.groupBound(two, oneLoop: one, processors: 2))
+        #expect(bound.atOneLoopCost == 2_500_000 / 1_600_000.0)
+        #expect(bound.atGroupCost == 2_000_000 / 1_600_000.0)
+        let options = SpeedOptions(
+            jobs: 10_000, seconds: 1, workers: 2, notification: .callback, latency: .milliseconds(1), slots: 10_000,
+            progress: false, loops: 2)
+        let table = SpeedReport.table(.accel, results: [one, two], options: options, processors: 2)
+            .joined(separator: "\n")
+        #expect(table.contains("engine thread: 200 ns CPU per operation"))
+        #expect(
+            table.contains(
+                "jobs, 2 loops: 2 processors allow at most 1.56x one loop at one loop's CPU per operation "
+                    + "(loop + engine, 600 ns + 200 ns), 1.25x at this run's (800 ns + 200 ns); measured 1.25x"))
+        // Without the engine threads' figures there is no bound to show.
+        var bare = two
+        bare.engineCPUNanoseconds = nil
+        #expect(SpeedReport.groupBound(bare, oneLoop: one, processors: 2) == nil)
+    }
+}
