@@ -29,6 +29,12 @@ public struct TargetRun: Sendable {
     public var result: VariantResult
     /// The notification mode (jobs variant only).
     public var notification: JobLoop.Configuration.Notification?
+
+    /// A measured run.
+    public init(result: VariantResult, notification: JobLoop.Configuration.Notification?) {
+        self.result = result
+        self.notification = notification
+    }
 }
 
 /// The targets mode of `asyncjobs speed`.
@@ -129,7 +135,8 @@ public enum SpeedTargets {
         return text
     }
 
-    static func evaluate(_ runs: [TargetRun], _ options: SpeedOptions) -> [Verdict] {
+    /// The verdicts on `runs`, in the report's order.
+    package static func evaluate(_ runs: [TargetRun], _ options: SpeedOptions) -> [Verdict] {
         var verdicts: [Verdict] = []
         let groupRuns = runs.filter { $0.result.variant == .jobs && ($0.result.loops ?? 1) > 1 }
         let jobRuns = runs.filter { $0.result.variant == .jobs && ($0.result.loops ?? 1) == 1 }
@@ -228,17 +235,18 @@ public enum SpeedTargets {
             else { continue }
             let ratio = group.result.operationsPerSecond / max(1, single.result.operationsPerSecond)
             let goal = 0.75 * Double(loops)
-            // What the processors allow, beside it: whether a shortfall is the loops' or the
-            // machine's (the device's thread takes its share of the same processors).
-            let bound = SpeedReport.groupBound(group.result, oneLoop: single.result, processors: SpeedBound.processors)
-                .map {
-                    " (\($0.processors) processors allow \(Format.ratio($0.atOneLoopCost)) at one loop's CPU/op, "
-                        + "\(Format.ratio($0.atGroupCost)) at this run's)"
-                } ?? ""
             verdicts.append(
                 Verdict(
-                    name: "\(loops) loops / 1 loop ops/s, callback, \(group.result.concurrency) jobs" + bound,
+                    name: "\(loops) loops / 1 loop ops/s, callback, \(group.result.concurrency) jobs",
                     measured: Format.ratio(ratio), goal: ">= \(Format.ratio(goal))", met: ratio >= goal))
+            // What the processors allow, beside it: whether a shortfall is the loops' or the
+            // machine's (the device's thread takes its share of the same processors).
+            if let bound = SpeedReport.groupBound(group.result, oneLoop: single.result, processors: SpeedBound.processors) {
+                verdicts.append(
+                    Verdict(
+                        information: "  what \(bound.processors) processors allow it, at 1 loop's / at its own CPU per op",
+                        measured: "\(Format.ratio(bound.atOneLoopCost)) / \(Format.ratio(bound.atGroupCost))"))
+            }
         }
         for notification in [JobLoop.Configuration.Notification.waitFD, .callback] {
             let best = jobRuns.filter { $0.notification == notification }.map(\.result.operationsPerSecond).max() ?? 0

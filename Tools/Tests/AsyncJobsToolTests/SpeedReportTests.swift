@@ -127,6 +127,15 @@ struct SpeedBoundTests {
             table.contains(
                 "jobs, 2 loops: 2 processors allow at most 1.56x one loop at one loop's CPU per operation "
                     + "(loop + engine, 600 ns + 200 ns), 1.25x at this run's (800 ns + 200 ns); measured 1.25x"))
+        // --targets judges the ratio and shows the bound on the next line, for information.
+        let lines = SpeedTargets.evaluate(
+            [TargetRun(result: one, notification: .callback), TargetRun(result: two, notification: .callback)],
+            options
+        ).map(\.line)
+        let judged = try #require(lines.firstIndex { $0.hasPrefix("2 loops / 1 loop ops/s, callback, 10000 jobs") })
+        #expect(lines[judged].hasSuffix(">= 1.50x: NOT MET"))
+        #expect(lines[judged + 1].contains("processors allow it, at 1 loop's / at its own CPU per op"))
+        #expect(lines[judged + 1].contains("(for information; no target)"))
         // Without the engine threads' figures there is no bound to show.
         var bare = two
         bare.engineCPUNanoseconds = nil
