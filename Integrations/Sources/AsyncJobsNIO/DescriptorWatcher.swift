@@ -97,6 +97,9 @@ public final class DescriptorWatcher: Sendable {
     }
 
     private func run() {
+        // Foundation's `Thread.name` does not reach the kernel's name of the thread here, which
+        // `top -H`, `perf` and `/proc/<pid>/task/*/comm` show: name it from the thread itself.
+        aj_nio_name_current_thread("aj-nio-watcher")
         var events = [epoll_event](repeating: epoll_event(), count: 256)
         while true {
             let count = epoll_wait(epoll, &events, Int32(events.count), -1)

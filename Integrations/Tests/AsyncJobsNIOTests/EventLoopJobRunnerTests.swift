@@ -5,6 +5,7 @@ import AsyncJobs
 import AsyncJobsLoop
 import AsyncJobsTesting
 import AsyncJobsNIO
+import Foundation
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -15,6 +16,20 @@ private enum RequestContext {
 }
 
 @Suite struct EventLoopJobRunnerTests {
+    @Test func theWatcherThreadCarriesItsNameInTheKernel() async throws {
+        let watcher = try DescriptorWatcher()
+        defer { watcher.shutdown() }
+        // The thread names itself as it starts: wait for it (bounded), then read what `top -H`
+        // and `perf` read.
+        var names: [String] = []
+        for _ in 0..<500 {
+            names = threadNames()
+            if names.contains("aj-nio-watcher") { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(names.contains("aj-nio-watcher"))
+    }
+
     @Test(arguments: [EventLoopJobRunner.Notification.callback, .waitFD])
     func aJobStartsWithItsSubmittersTaskLocalValues(notification: EventLoopJobRunner.Notification) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -182,5 +197,14 @@ private enum RequestContext {
         gate.open()
         engine.shutdown()
         try await group.shutdownGracefully()
+    }
+}
+
+/// The kernel's names of this process's threads (`/proc/self/task/*/comm`).
+private func threadNames() -> [String] {
+    guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task") else { return [] }
+    return tasks.compactMap { task in
+        (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
