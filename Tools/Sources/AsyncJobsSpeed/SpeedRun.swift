@@ -125,17 +125,6 @@ public struct VariantResult: Sendable {
         guard let wait = engineWaitNanoseconds, let threads = engineThreads, threads > 0, seconds > 0 else { return nil }
         return Double(wait) / 1e9 / seconds / Double(threads)
     }
-    /// Jobs only: the most operations per second this run's threads could reach on `processors`
-    /// processors at the CPU per operation it measured (see ``SpeedBound``); nil without the
-    /// engine's figures.
-    public func throughputBound(processors: Int) -> Double? {
-        guard let loopCPU = loopCPUPerOperation, let engineCPU = engineCPUPerOperation, let engineThreads else {
-            return nil
-        }
-        return SpeedBound.operationsPerSecond(
-            processors: processors, loops: loops ?? 1, loopCPUPerOperation: loopCPU, engineThreads: engineThreads,
-            engineCPUPerOperation: engineCPU)
-    }
     /// Jobs only: resumes per second of loop-thread CPU time.
     public var resumesPerLoopCPUSecond: Double? {
         guard let cpu = loopCPUNanoseconds, let resumes, cpu > 0 else { return nil }
