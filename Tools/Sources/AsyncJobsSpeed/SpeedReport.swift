@@ -12,7 +12,7 @@ public enum SpeedReport {
         _ options: SpeedOptions, operations: [SpeedOperation], variants: [SpeedVariant] = SpeedVariant.allCases
     ) -> [String] {
         let notify = options.notification == .waitFD ? "fd (eventfd + epoll)" : "callback"
-        var settings = ["\(options.jobs) in flight", "notify \(notify)", "\(Format.seconds(options.seconds)) s per variant"]
+        var settings = ["\(options.jobs) in flight", "notify \(notify)", "\(Format.seconds(options.seconds)) s per variant\(inRounds(options))"]
         if operations.contains(where: { $0 != .accel }) { settings.insert("\(options.workers) engine workers\(options.workerScheduling == .batch ? " (SCHED_BATCH)" : " (SCHED_OTHER)")", at: 1) }
         if options.loops > 1 { settings.insert("1 to \(options.loops) loops", at: 1) }
         if operations.contains(.accel) {
@@ -33,9 +33,34 @@ public enum SpeedReport {
                 + "\(options.slots) slots) driven by one job loop at "
                 + SpeedTargets.jobCounts.map { Format.count(Double($0)) }.joined(separator: ", ")
                 + " jobs with fd and with callback notification, and by Swift concurrency tasks; "
-                + "\(Format.seconds(options.seconds)) s per run",
+                + "\(Format.seconds(options.seconds)) s per run\(inRounds(options))",
             "machine: \(Machine.description)",
         ]
+    }
+
+    /// How the measured time is divided (" in 3 alternating rounds"), or nothing for one round.
+    static func inRounds(_ options: SpeedOptions) -> String {
+        options.rounds > 1 ? " in \(options.rounds) alternating rounds" : ""
+    }
+
+    /// With more than one round: what the table's percentiles are, and each round's p99.9 of the
+    /// compared variants (the jobs and Swift concurrency), which shows how much a tail moved
+    /// between rounds; nil for one round.
+    static func roundsLine(_ results: [VariantResult]) -> String? {
+        let compared = results.filter { $0.variant != .sync && $0.rounds.count > 1 }
+        guard let first = compared.first else { return nil }
+        let jobRuns = results.filter { $0.variant == .jobs }.count
+        let each = compared.map { result in
+            let name =
+                switch result.variant {
+                case .jobs: jobRuns > 1 ? "jobs, \(result.loops ?? 1) loop\((result.loops ?? 1) == 1 ? "" : "s")" : "jobs"
+                case .concurrency: "Swift concurrency"
+                case .sync: "sync"
+                }
+            return "\(name) " + result.rounds.map { Format.latency($0.p999) }.joined(separator: ", ")
+        }
+        return "percentiles: the median of \(first.rounds.count) alternating rounds; p99.9 by round: "
+            + each.joined(separator: "; ")
     }
 
     /// The table of one operation's variants; a group's bound assumes `processors`.
@@ -59,6 +84,7 @@ public enum SpeedReport {
                     Format.latency(result.p999)))
             if let error = result.error { lines.append("  error: \(error)") }
         }
+        if let rounds = roundsLine(results) { lines.append(rounds) }
         let jobRuns = results.filter { $0.variant == .jobs }
         let oneLoop = jobRuns.first { ($0.loops ?? 1) == 1 }
         for jobs in jobRuns {

@@ -14,8 +14,11 @@ import Synchronization
 public struct SpeedOptions: Sendable {
     /// Operations in flight at once: jobs of the loop, and tasks of the Swift-concurrency variant.
     public var jobs: Int
-    /// Measured seconds per variant.
+    /// Measured seconds per variant, over all its rounds.
     public var seconds: Double
+    /// Rounds per variant: the variants of one comparison take turns `rounds` times, each round
+    /// `seconds / rounds` long (see ``SpeedRunner/measureRounds(_:)``).
+    public var rounds: Int
     /// Threads of the offload engine (sha256, p256-sign).
     public var workers: Int
     /// How engines wake the loop's jobs.
@@ -36,9 +39,10 @@ public struct SpeedOptions: Sendable {
     public init(
         jobs: Int, seconds: Double, workers: Int, notification: JobLoop.Configuration.Notification,
         latency: Duration, slots: Int, progress: Bool, loops: Int = 1,
-        workerScheduling: OffloadEngine.WorkerScheduling = .batch
+        workerScheduling: OffloadEngine.WorkerScheduling = .batch, rounds: Int = 1
     ) {
         self.loops = max(1, loops)
+        self.rounds = max(1, rounds)
         self.workerScheduling = workerScheduling
         self.jobs = jobs
         self.seconds = seconds
@@ -58,6 +62,33 @@ public enum SpeedVariant: String, Sendable, CaseIterable {
     case jobs
     /// Swift concurrency: a task per operation, awaiting the same engine.
     case concurrency
+}
+
+/// One entry of a run's plan: what ``SpeedRunner/measure(_:as:jobs:notification:loops:seconds:)``
+/// measures (nil: the options' value).
+public struct SpeedMeasurement: Sendable, Equatable {
+    /// The operation.
+    public var operation: SpeedOperation
+    /// How it is driven.
+    public var variant: SpeedVariant
+    /// Operations in flight (ignored by ``SpeedVariant/sync``).
+    public var jobs: Int?
+    /// The loop's notification (jobs only).
+    public var notification: JobLoop.Configuration.Notification?
+    /// The jobs variant's loops.
+    public var loops: Int?
+
+    /// An entry of a plan.
+    public init(
+        _ operation: SpeedOperation, as variant: SpeedVariant, jobs: Int? = nil,
+        notification: JobLoop.Configuration.Notification? = nil, loops: Int? = nil
+    ) {
+        self.operation = operation
+        self.variant = variant
+        self.jobs = jobs
+        self.notification = notification
+        self.loops = loops
+    }
 }
 
 /// What one variant measured.
@@ -92,8 +123,24 @@ public struct VariantResult: Sendable {
     public var engineWaitNanoseconds: UInt64?
     /// The first error an operation threw, if any (the variant stops at it).
     public var error: String?
+    /// Each round's own percentiles, in the order the rounds ran (one entry for a single
+    /// measurement).
+    public var rounds: [Percentiles]
 
-    /// A measurement; the jobs-only figures start empty.
+    /// Latency percentiles of one round, in nanoseconds.
+    public struct Percentiles: Sendable, Equatable {
+        /// The median, the 99th and the 99.9th percentile.
+        public var p50: UInt64, p99: UInt64, p999: UInt64
+
+        /// Percentiles as measured.
+        public init(p50: UInt64, p99: UInt64, p999: UInt64) {
+            self.p50 = p50
+            self.p99 = p99
+            self.p999 = p999
+        }
+    }
+
+    /// A measurement of one round; the jobs-only figures start empty.
     public init(
         variant: SpeedVariant, concurrency: Int, operations: Int, seconds: Double, p50: UInt64, p99: UInt64,
         p999: UInt64
@@ -105,6 +152,52 @@ public struct VariantResult: Sendable {
         self.p50 = p50
         self.p99 = p99
         self.p999 = p999
+        self.rounds = [Percentiles(p50: p50, p99: p99, p999: p999)]
+    }
+
+    /// The rounds of one variant as one result: counts, times and CPU times summed (so the rates
+    /// and the figures per operation are those of all the rounds together), and each percentile
+    /// the median of the rounds' (the mean of the middle two for an even count): a stall that
+    /// lengthens one round's tail (another process, the hypervisor taking the processors) does
+    /// not decide the comparison, as it did when each variant ran once. The rounds' own
+    /// percentiles stay in ``rounds``.
+    /// - Precondition: `rounds` is not empty and holds one variant at one concurrency.
+    public init(rounds: [VariantResult]) {
+        precondition(!rounds.isEmpty, "VariantResult(rounds:) needs at least one round")
+        var result = rounds[0]
+        for round in rounds.dropFirst() {
+            precondition(
+                round.variant == result.variant && round.concurrency == result.concurrency && round.loops == result.loops,
+                "VariantResult(rounds:) combines rounds of one variant at one concurrency")
+            result.operations += round.operations
+            result.seconds += round.seconds
+            result.loopCPUNanoseconds = Self.sum(result.loopCPUNanoseconds, round.loopCPUNanoseconds)
+            result.resumes = Self.sum(result.resumes, round.resumes)
+            result.loopWaitNanoseconds = Self.sum(result.loopWaitNanoseconds, round.loopWaitNanoseconds)
+            result.engineCPUNanoseconds = Self.sum(result.engineCPUNanoseconds, round.engineCPUNanoseconds)
+            result.engineWaitNanoseconds = Self.sum(result.engineWaitNanoseconds, round.engineWaitNanoseconds)
+            result.engineThreads = result.engineThreads.flatMap { mine in round.engineThreads.map { max(mine, $0) } }
+            result.error = result.error ?? round.error
+            result.rounds += round.rounds
+        }
+        result.p50 = Self.median(result.rounds.map(\.p50))
+        result.p99 = Self.median(result.rounds.map(\.p99))
+        result.p999 = Self.median(result.rounds.map(\.p999))
+        self = result
+    }
+
+    /// A figure summed over rounds; nil if any round lacks it.
+    private static func sum<Value: AdditiveArithmetic>(_ first: Value?, _ second: Value?) -> Value? {
+        guard let first, let second else { return nil }
+        return first + second
+    }
+
+    /// The median of `values` (not empty); for an even count, the mean of the middle two.
+    package static func median(_ values: [UInt64]) -> UInt64 {
+        let sorted = values.sorted()
+        let middle = sorted.count / 2
+        if sorted.count % 2 == 1 { return sorted[middle] }
+        return sorted[middle - 1] / 2 + sorted[middle] / 2 + (sorted[middle - 1] % 2 + sorted[middle] % 2) / 2
     }
 
     /// Operations per second.
@@ -238,13 +331,51 @@ public struct SpeedRunner: Sendable {
         self.options = options
     }
 
+    /// Measures every entry of `plan` in ``SpeedOptions/rounds`` rounds of
+    /// `seconds / rounds` each, the entries taking turns: in order in the first round, in
+    /// reverse in the second, and so on (so that no entry always runs first, or always right
+    /// after the same other one); then each entry's rounds combined (``VariantResult/init(rounds:)``).
+    /// Alternating short rounds spreads the moments a shared machine takes the processors away
+    /// over every entry, where one long window per entry left each comparison to whichever
+    /// entry such a moment fell on.
+    /// - Parameter finished: called after each round of each entry, with the entry's index and
+    ///   the round's result (for progress).
+    /// - Returns: one combined result per entry, in `plan`'s order.
+    /// - Throws: if an engine, the accelerator or a loop cannot be created.
+    public func measureRounds(
+        _ plan: [SpeedMeasurement], finished: (Int, VariantResult) -> Void = { _, _ in }
+    ) throws -> [VariantResult] {
+        let rounds = max(1, options.rounds)
+        let seconds = options.seconds / Double(rounds)
+        var measured = [[VariantResult]](repeating: [], count: plan.count)
+        for round in 0..<rounds {
+            for index in Self.order(of: plan.count, inRound: round) {
+                let entry = plan[index]
+                let result = try measure(
+                    entry.operation, as: entry.variant, jobs: entry.jobs, notification: entry.notification,
+                    loops: entry.loops, seconds: seconds)
+                measured[index].append(result)
+                finished(index, result)
+            }
+        }
+        return measured.map { VariantResult(rounds: $0) }
+    }
+
+    /// The order in which round `round` (from 0) measures `count` entries: forward in even rounds,
+    /// backward in odd ones.
+    package static func order(of count: Int, inRound round: Int) -> [Int] {
+        round % 2 == 0 ? Array(0..<count) : Array((0..<count).reversed())
+    }
+
     /// Measures `operation` driven as `variant`, with `jobs` operations in flight (ignored by
-    /// ``SpeedVariant/sync``) and `notification` for the loop.
+    /// ``SpeedVariant/sync``) and `notification` for the loop, once, for `seconds` (the
+    /// options' whole ``SpeedOptions/seconds`` by default).
     /// - Throws: if an engine, the accelerator or the loop cannot be created.
     public func measure(
         _ operation: SpeedOperation, as variant: SpeedVariant, jobs: Int? = nil,
-        notification: JobLoop.Configuration.Notification? = nil, loops: Int? = nil
+        notification: JobLoop.Configuration.Notification? = nil, loops: Int? = nil, seconds: Double? = nil
     ) throws -> VariantResult {
+        let seconds = seconds ?? options.seconds
         let loops = max(1, loops ?? options.loops)
         let concurrency = variant == .sync ? 1 : max(1, jobs ?? options.jobs)
         let engines = try SpeedEngines(
@@ -269,7 +400,7 @@ public struct SpeedRunner: Sendable {
             }
             thread.stackSize = 1 << 20
             thread.start()
-            var result = observe(meter, expected: 1, label: label, probe: nil)
+            var result = observe(meter, expected: 1, seconds: seconds, label: label, probe: nil)
             done.wait()
             result.loops = nil
             result.variant = variant
@@ -277,14 +408,15 @@ public struct SpeedRunner: Sendable {
             return result
         case .jobs:
             return try measureJobs(
-                engines, meter: meter, jobs: concurrency, loops: loops, notification: notification, label: label)
+                engines, meter: meter, jobs: concurrency, loops: loops, notification: notification, seconds: seconds,
+                label: label)
         case .concurrency:
             let done = DispatchSemaphore(value: 0)
             Task.detached {
                 await Self.driveTasks(engines, meter: meter, concurrency: concurrency)
                 done.signal()
             }
-            var result = observe(meter, expected: concurrency, label: label, probe: nil)
+            var result = observe(meter, expected: concurrency, seconds: seconds, label: label, probe: nil)
             done.wait()
             result.variant = variant
             result.concurrency = concurrency
@@ -294,7 +426,7 @@ public struct SpeedRunner: Sendable {
 
     private func measureJobs(
         _ engines: SpeedEngines, meter: Meter, jobs: Int, loops: Int, notification: JobLoop.Configuration.Notification?,
-        label: String
+        seconds: Double, label: String
     ) throws -> VariantResult {
         // One more job per loop than its share of the drivers, for the CPU-time probes. The
         // group's round robin gives each loop its share.
@@ -352,7 +484,7 @@ public struct SpeedRunner: Sendable {
                 runQueueWait: waits.contains(nil) ? nil : waits.reduce(0) { $0 &+ $1! },
                 engine: EngineThreadTimes.read())
         }
-        var result = observe(meter, expected: jobs, label: label, probe: probe)
+        var result = observe(meter, expected: jobs, seconds: seconds, label: label, probe: probe)
         done.wait()
         group.shutdownAndWait(.drain)
         result.variant = .jobs
@@ -387,9 +519,9 @@ public struct SpeedRunner: Sendable {
         }
     }
 
-    /// Waits until `expected` drivers run, measures for `options.seconds`, stops the drivers.
+    /// Waits until `expected` drivers run, measures for `seconds`, stops the drivers.
     private func observe(
-        _ meter: Meter, expected: Int, label: String, probe: (() -> LoopProbe)?
+        _ meter: Meter, expected: Int, seconds: Double, label: String, probe: (() -> LoopProbe)?
     ) -> VariantResult {
         let progress = ProgressLine(enabled: options.progress)
         let setupDeadline = Clock.nanoseconds() + 30_000_000_000
@@ -402,7 +534,7 @@ public struct SpeedRunner: Sendable {
         let baseline = probe?()
         let startOperations = meter.operations
         let start = Clock.nanoseconds()
-        let duration = UInt64(max(0.001, options.seconds) * 1e9)
+        let duration = UInt64(max(0.001, seconds) * 1e9)
         var now = start
         while now - start < duration && !meter.isStopped {
             let remaining = duration - (now - start)

@@ -42,6 +42,24 @@ public enum SpeedTargets {
     /// Job counts the targets mode measures.
     public static let jobCounts = [10, 100, 1000, 10_000]
 
+    /// What the targets mode measures: the jobs at every count of ``jobCounts`` with fd and with
+    /// callback notification, Swift concurrency at the same counts from 100, and (on a machine
+    /// with more than one processor, or with `--loops` above 1) a group of loops at the largest
+    /// count with callbacks.
+    public static func plan(_ options: SpeedOptions) -> [SpeedMeasurement] {
+        var plan: [SpeedMeasurement] = []
+        for notification in [JobLoop.Configuration.Notification.waitFD, .callback] {
+            for jobs in jobCounts { plan.append(SpeedMeasurement(.accel, as: .jobs, jobs: jobs, notification: notification)) }
+        }
+        for jobs in jobCounts.dropFirst() { plan.append(SpeedMeasurement(.accel, as: .concurrency, jobs: jobs)) }
+        let groupLoops = max(options.loops, JobLoopGroup.defaultLoopCount)
+        if groupLoops > 1 {
+            plan.append(
+                SpeedMeasurement(.accel, as: .jobs, jobs: jobCounts.last!, notification: .callback, loops: groupLoops))
+        }
+        return plan
+    }
+
     /// Runs every measurement of the targets mode; `report` receives each line as it is ready.
     /// - Returns: whether every target was met.
     /// - Throws: if the accelerator or a loop cannot be created.
@@ -54,26 +72,11 @@ public enum SpeedTargets {
         report(
             SpeedReport.columns("run", "jobs", "ops/s", "p50", "p99", "p99.9")
                 + "   ideal   loop CPU/op   resumes/s   resumes/CPU-s   engine CPU/op")
-        var runs: [TargetRun] = []
-        for notification in [JobLoop.Configuration.Notification.waitFD, .callback] {
-            for jobs in jobCounts {
-                let result = try runner.measure(.accel, as: .jobs, jobs: jobs, notification: notification)
-                runs.append(TargetRun(result: result, notification: notification))
-                report(line(runs.last!, options))
-            }
+        let plan = plan(options)
+        let runs = zip(plan, try runner.measureRounds(plan)).map { entry, result in
+            TargetRun(result: result, notification: entry.notification)
         }
-        for jobs in jobCounts.dropFirst() {
-            let result = try runner.measure(.accel, as: .concurrency, jobs: jobs)
-            runs.append(TargetRun(result: result, notification: nil))
-            report(line(runs.last!, options))
-        }
-        let groupLoops = max(options.loops, JobLoopGroup.defaultLoopCount)
-        if groupLoops > 1 {
-            let result = try runner.measure(
-                .accel, as: .jobs, jobs: jobCounts.last!, notification: .callback, loops: groupLoops)
-            runs.append(TargetRun(result: result, notification: .callback))
-            report(line(runs.last!, options))
-        }
+        for run in runs { report(line(run, options)) }
         let verdicts = evaluate(runs, options)
         report("")
         report("== this run against the project's performance targets ==")

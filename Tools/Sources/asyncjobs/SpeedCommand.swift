@@ -9,7 +9,7 @@ struct SpeedCommand: ParsableCommand {
         commandName: "speed",
         abstract: "Operations per second and latency percentiles: jobs on one loop thread vs sync vs Swift concurrency.",
         discussion: """
-            Each operation runs three ways for --seconds each: synchronously on one thread, as --jobs jobs \
+            Each operation runs three ways for --seconds each, in --rounds alternating rounds: synchronously on one thread, as --jobs jobs \
             on one job loop thread (each pausing while the engine works), and with Swift concurrency (a task \
             per operation awaiting the same engine, --jobs in flight); --variant runs only some of them (to \
             profile one). --targets measures the project's \
@@ -27,8 +27,14 @@ struct SpeedCommand: ParsableCommand {
     @Option(help: "Operations in flight: jobs of the loop, tasks of the Swift-concurrency variant.")
     var jobs = 64
 
-    @Option(help: "Measured seconds per variant.")
+    @Option(help: "Measured seconds per variant, over all its rounds.")
     var seconds = 1.0
+
+    @Option(
+        help: ArgumentHelp(
+            "Rounds: the variants take turns this many times, each round --seconds / rounds long; ops/s counts every round, each percentile is the median of the rounds'.",
+            valueName: "n"))
+    var rounds = 3
 
     @Option(help: "Worker threads of the offload engine (sha256, p256-sign).")
     var workers = 2
@@ -67,6 +73,7 @@ struct SpeedCommand: ParsableCommand {
         guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
         guard loops >= 1 else { throw ValidationError("--loops must be at least 1") }
+        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
         guard latencyUs >= 0, slots >= 1 else { throw ValidationError("--latency-us >= 0 and --slots >= 1") }
         guard !targets || variants.isEmpty else {
             throw ValidationError("--variant does not apply to --targets (which runs its own set)")
@@ -77,7 +84,7 @@ struct SpeedCommand: ParsableCommand {
         let options = SpeedOptions(
             jobs: jobs, seconds: seconds, workers: workers, notification: notify == .fd ? .waitFD : .callback,
             latency: .microseconds(latencyUs), slots: slots, progress: !noProgress, loops: loops,
-            workerScheduling: workerScheduling == .batch ? .batch : .normal)
+            workerScheduling: workerScheduling == .batch ? .batch : .normal, rounds: rounds)
         let chosen = operations.isEmpty ? SpeedOperation.allCases : operations
         let start = Machine.CPUTimes.now()
         (targets ? SpeedReport.targetsHeader(options) : SpeedReport.header(
@@ -98,15 +105,15 @@ struct SpeedCommand: ParsableCommand {
         let runner = SpeedRunner(options: options)
         var failed = false
         for operation in chosen {
-            var results: [VariantResult] = []
+            var plan: [SpeedMeasurement] = []
             for variant in variants.isEmpty ? SpeedVariant.allCases : variants {
-                // The jobs variant at 1, 2, ... `loops` loops (one run when `loops` is 1).
+                // The jobs variant at 1, 2, ... `loops` loops (one entry when `loops` is 1).
                 for count in variant == .jobs ? Array(1...loops) : [1] {
-                    let result = try runner.measure(operation, as: variant, loops: count)
-                    failed = failed || result.error != nil
-                    results.append(result)
+                    plan.append(SpeedMeasurement(operation, as: variant, loops: count))
                 }
             }
+            let results = try runner.measureRounds(plan)
+            failed = failed || results.contains { $0.error != nil }
             SpeedReport.table(operation, results: results, options: options).forEach { print($0) }
         }
         if failed { throw ExitCode.failure }

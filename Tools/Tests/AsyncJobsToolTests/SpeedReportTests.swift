@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The speed report says what it measured in words a user can place, never contradicts itself,
 // and marks only targets as met or not.
+import AsyncJobsLoop
 import AsyncJobsSpeed
 import Testing
 
@@ -140,5 +141,115 @@ struct SpeedBoundTests {
         var bare = two
         bare.engineCPUNanoseconds = nil
         #expect(SpeedReport.groupBound(bare, oneLoop: one, processors: 2) == nil)
+    }
+}
+
+/// Alternating rounds: every figure of a variant comes from all its rounds, and a tail that one
+/// round's stall lengthened does not decide the comparison.
+struct SpeedRoundsTests {
+    private func round(
+        _ variant: SpeedVariant = .jobs, operations: Int, p50: UInt64, p99: UInt64, p999: UInt64, loopCPU: UInt64?
+    ) -> VariantResult {
+        var result = VariantResult(
+            variant: variant, concurrency: 64, operations: operations, seconds: 0.5, p50: p50, p99: p99, p999: p999)
+        result.loops = variant == .jobs ? 1 : nil
+        result.loopCPUNanoseconds = loopCPU
+        result.resumes = loopCPU.map { _ in operations }
+        return result
+    }
+
+    @Test func roundsAddUpTheirCountsAndTakeTheMedianOfEachPercentile() {
+        let stalled = round(operations: 1000, p50: 10, p99: 100, p999: 9000, loopCPU: 1_000_000)
+        let second = round(operations: 3000, p50: 30, p99: 300, p999: 1000, loopCPU: 2_000_000)
+        let third = round(operations: 2000, p50: 20, p99: 200, p999: 2000, loopCPU: 3_000_000)
+        let combined = VariantResult(rounds: [stalled, second, third])
+        #expect(combined.operations == 6000)
+        #expect(combined.seconds == 1.5)
+        #expect(combined.operationsPerSecond == 4000)
+        #expect(combined.p50 == 20 && combined.p99 == 200)
+        #expect(combined.p999 == 2000, "the stalled round's 9,000 does not set the p99.9")
+        #expect(combined.rounds.map(\.p999) == [9000, 1000, 2000], "each round's own, in the order they ran")
+        #expect(combined.loopCPUPerOperation == 1000, "CPU per operation over all the rounds")
+        #expect(combined.resumes == 6000)
+        // An even count: the mean of the middle two.
+        #expect(VariantResult(rounds: [stalled, second]).p999 == 5000)
+        #expect(VariantResult.median([UInt64.max, UInt64.max - 2]) == UInt64.max - 1, "no overflow")
+        // A figure some round lacks is not made up from the others.
+        let unprobed = round(operations: 1000, p50: 10, p99: 100, p999: 1000, loopCPU: nil)
+        #expect(VariantResult(rounds: [second, unprobed]).loopCPUNanoseconds == nil)
+        // One round is itself.
+        let one = VariantResult(rounds: [second])
+        #expect(one.p999 == 1000 && one.operations == 3000 && one.rounds.count == 1)
+    }
+
+    @Test func eachRoundRunsTheEntriesInTheOtherOrderThanTheRoundBefore() {
+        #expect(SpeedRunner.order(of: 3, inRound: 0) == [0, 1, 2])
+        #expect(SpeedRunner.order(of: 3, inRound: 1) == [2, 1, 0])
+        #expect(SpeedRunner.order(of: 3, inRound: 2) == [0, 1, 2])
+        #expect(SpeedRunner.order(of: 1, inRound: 1) == [0])
+    }
+
+    @Test func theReportSaysHowTheTimeWasDividedAndShowsEachRoundsTail() {
+        var options = SpeedOptions(
+            jobs: 64, seconds: 1, workers: 2, notification: .waitFD, latency: .milliseconds(1), slots: 10_000,
+            progress: false, rounds: 3)
+        #expect(SpeedReport.header(options, operations: [.accel]).joined().contains("1.0 s per variant in 3 alternating rounds"))
+        #expect(SpeedReport.targetsHeader(options).joined().contains("s per run in 3 alternating rounds"))
+        let sync = VariantResult(rounds: (0..<3).map { _ in
+            round(.sync, operations: 10, p50: 1, p99: 1, p999: 1, loopCPU: nil)
+        })
+        let jobs = VariantResult(rounds: [
+            round(operations: 100, p50: 1000, p99: 2000, p999: 1_500_000, loopCPU: nil),
+            round(operations: 100, p50: 1000, p99: 2000, p999: 2_500_000, loopCPU: nil),
+            round(operations: 100, p50: 1000, p99: 2000, p999: 3_500_000, loopCPU: nil),
+        ])
+        let tasks = VariantResult(rounds: [
+            round(.concurrency, operations: 100, p50: 1000, p99: 2000, p999: 4_000_000, loopCPU: nil),
+            round(.concurrency, operations: 100, p50: 1000, p99: 2000, p999: 5_000_000, loopCPU: nil),
+            round(.concurrency, operations: 100, p50: 1000, p99: 2000, p999: 6_000_000, loopCPU: nil),
+        ])
+        let table = SpeedReport.table(.sha256, results: [sync, jobs, tasks], options: options).joined(separator: "\n")
+        #expect(
+            table.contains(
+                "percentiles: the median of 3 alternating rounds; p99.9 by round: jobs 1.50 ms, 2.50 ms, 3.50 ms; "
+                    + "Swift concurrency 4.00 ms, 5.00 ms, 6.00 ms"))
+        // One round: the header and the table say nothing of rounds.
+        options.rounds = 1
+        #expect(!SpeedReport.header(options, operations: [.accel]).joined().contains("rounds"))
+        let single = SpeedReport.table(
+            .sha256, results: [round(operations: 100, p50: 1, p99: 2, p999: 3, loopCPU: nil)], options: options)
+        #expect(!single.joined().contains("rounds"))
+    }
+
+    @Test func theTargetsPlanCoversEveryCountInBothModesAndTheTasks() {
+        let options = SpeedOptions(
+            jobs: 64, seconds: 1, workers: 2, notification: .waitFD, latency: .milliseconds(1), slots: 10_000,
+            progress: false, loops: 2)
+        let plan = SpeedTargets.plan(options)
+        for notification in [JobLoop.Configuration.Notification.waitFD, .callback] {
+            #expect(plan.filter { $0.variant == .jobs && $0.notification == notification && $0.loops == nil }
+                .map(\.jobs) == SpeedTargets.jobCounts)
+        }
+        #expect(plan.filter { $0.variant == .concurrency }.map(\.jobs) == Array(SpeedTargets.jobCounts.dropFirst()))
+        #expect(plan.last == SpeedMeasurement(.accel, as: .jobs, jobs: 10_000, notification: .callback, loops: 2))
+    }
+
+    @Test func aPlanMeasuredInRoundsGivesOneResultPerEntryWithEveryRound() throws {
+        let options = SpeedOptions(
+            jobs: 4, seconds: 0.2, workers: 1, notification: .callback, latency: .microseconds(100), slots: 16,
+            progress: false, rounds: 2)
+        var seen: [(Int, SpeedVariant)] = []
+        let plan = [SpeedMeasurement(.accel, as: .jobs), SpeedMeasurement(.accel, as: .concurrency)]
+        let results = try SpeedRunner(options: options).measureRounds(plan) { index, result in
+            seen.append((index, result.variant))
+        }
+        #expect(seen.map(\.0) == [0, 1, 1, 0])
+        #expect(seen.allSatisfy { plan[$0.0].variant == $0.1 })
+        #expect(results.map(\.variant) == [.jobs, .concurrency])
+        for result in results {
+            #expect(result.rounds.count == 2)
+            #expect(result.operations > 0 && result.error == nil)
+            #expect(result.seconds > 0.19, "two rounds of (at least) 0.1 s each")
+        }
     }
 }
