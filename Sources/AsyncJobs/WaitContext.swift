@@ -204,10 +204,20 @@ public final class WaitContext: Sendable {
     }
 
     struct State {
-        var entries: [Entry] = [] {
-            // Any change to the entries may change what a lookup finds.
+        /// Inline while they are plain words and few (Runtime/WaitContextEntries.swift).
+        /// Changed only through `changeEntries`, which forgets `engineLookup`. (Not a `didSet`:
+        /// an observed property is copied out and back around every change, two copies of the
+        /// inline entries per `set_wait_fd`. Settable here only so that `Mirror.publish` can
+        /// read the inline entries in place, through `EntryList.withInlineSlots`.)
+        var entries = EntryList()
+
+        /// Runs `change` on the entries: any change may change what a lookup finds.
+        @inline(__always)
+        mutating func changeEntries<Result>(_ change: (inout EntryList) -> Result) -> Result {
+            let result = change(&entries)
             // (Tested first: assigning nil to nil still calls release.)
-            didSet { if engineLookup != nil { engineLookup = nil } }
+            if engineLookup != nil { engineLookup = nil }
+            return result
         }
         /// The last engine object found by `engineTarget(forKey:matching:)` for an
         /// `ObjectIdentifier` key (its bits): an engine looks its fd up at every operation, and
@@ -221,10 +231,12 @@ public final class WaitContext: Sendable {
         var foreignCallback: ForeignCallback?
     }
 
+    /// A copy of the descriptors and of the C callback that readers take without the lock.
+    /// The first stored property: the C library's readers find it at a fixed offset from the
+    /// object's address (`mirrorLayout`, checked when the C library is loaded).
+    @usableFromInline let mirror = Mirror()
     /// Writers take it; readers of what `mirror` holds do not.
     let state = FutexMutex(State())
-    /// A copy of the descriptors and of the C callback that readers take without the lock.
-    @usableFromInline let mirror = Mirror()
     /// The engine's status (a plain word: no lock).
     private let statusValue = Atomic<Int32>(Status.unsupported.rawValue)
     /// Whether some entry is added or deleted: lets a resume skip the lock when nothing changed.
@@ -267,16 +279,20 @@ public final class WaitContext: Sendable {
     /// `setWaitFD` for the C library: a C key and custom data, both addresses, and a C cleanup
     /// routine. Swift reads the custom data as a `UInt`.
     package func setWaitFD(_ fd: Int32, forForeignKey key: UInt, customData: UInt, cleanup: UInt) {
-        append(
-            Entry(
-                keyKind: .word, keyBits: key, fd: FileDescriptor(rawValue: fd), word: customData, data: .word,
-                foreignCleanup: cleanup, extras: nil, added: true, deleted: false))
+        let slot = Slot(
+            keyKind: .word, keyBits: key, fd: fd, word: customData, data: .word, foreignCleanup: cleanup, added: true,
+            deleted: false)
+        state.withLock { state in
+            state.changeEntries { $0.append(slot) }
+            mirror.publishAppended(slot, &state)
+        }
+        hasChanges.store(true, ordering: .releasing)
     }
 
     private func append(_ entry: Entry) {
         state.withLock { state in
-            state.entries.append(entry)
-            mirror.publishAppended(state)
+            state.changeEntries { $0.append(entry) }
+            mirror.publishAppended(Slot(entry), &state)
         }
         hasChanges.store(true, ordering: .releasing)
     }
@@ -285,7 +301,7 @@ public final class WaitContext: Sendable {
     /// OpenSSL equivalent: `ASYNC_WAIT_CTX_get_fd()`.
     public func waitDescriptor(forKey key: Key) -> WaitDescriptor? {
         if key.kind != .value,
-            let found = mirror.read({ mirror, count in mirror.newest(kind: key.kind, bits: key.bits, count: count) })
+            let found = mirror.read({ mirror, header in mirror.newest(kind: key.kind, bits: key.bits, header: header) })
         {
             // Without the lock when the entry's custom data is a word or nothing.
             switch found {
@@ -323,7 +339,7 @@ public final class WaitContext: Sendable {
     /// again if a writer got in the way of a lock-free read: it writes an array at those
     /// positions.
     func forEachWaitFD(_ body: (Int, Int32) -> Void, count: (Int) -> Void) {
-        if let total = mirror.read({ mirror, entries in mirror.forEachFD(count: entries, body) }) {
+        if let total = mirror.read({ mirror, header in mirror.forEachFD(header: header, body) }) {
             count(total)
             return
         }
@@ -377,7 +393,7 @@ public final class WaitContext: Sendable {
     func forEachChangedWaitFD(
         added: (Int, Int32) -> Void, removed: (Int, Int32) -> Void, counts: (Int, Int) -> Void
     ) {
-        if let found = mirror.read({ mirror, count in mirror.forEachChange(count: count, added: added, removed: removed) }) {
+        if let found = mirror.read({ mirror, header in mirror.forEachChange(header: header, added: added, removed: removed) }) {
             counts(found.added, found.removed)
             return
         }
@@ -416,16 +432,9 @@ public final class WaitContext: Sendable {
     /// `clearWaitFD(forKey:)` for the C library's keys (their addresses).
     package func clearWaitFD(forForeignKey key: UInt) -> Bool {
         let cleared = state.withLock { state -> Bool in
-            var index = state.entries.endIndex
-            while index > state.entries.startIndex {
-                index -= 1
-                guard !state.entries[index].deleted, state.entries[index].keyKind == .word,
-                    state.entries[index].keyBits == key
-                else { continue }
-                clearEntry(at: index, in: &state)
-                return true
-            }
-            return false
+            guard let index = state.entries.lastLiveIndex(wordKey: key) else { return false }
+            clearEntry(at: index, in: &state)
+            return true
         }
         if cleared { hasChanges.store(true, ordering: .releasing) }
         return cleared
@@ -433,16 +442,17 @@ public final class WaitContext: Sendable {
 
     /// Clears the live entry at `index` and publishes the change; the caller holds the lock.
     private func clearEntry(at index: Int, in state: inout State) {
-        if !state.entries[index].added {
-            state.entries[index].deleted = true
+        let slot = state.entries.slot(at: index)
+        if !slot.added {
+            state.changeEntries { $0.markDeleted(at: index) }
         } else if index == state.entries.count - 1 {
             // Added and cleared within one period: it never existed as far as changes go.
-            state.entries.removeLast()
+            state.changeEntries { $0.remove(at: index) }
+            return mirror.publishRemovedNewest(slot, &state)
         } else {
-            state.entries.remove(at: index)
-            return mirror.publish(state)
+            state.changeEntries { $0.remove(at: index) }
         }
-        mirror.publishChange(at: index, state)
+        mirror.publish(&state)
     }
 
     /// Forgets the added and removed marks: called inside a resumed job before `pause` returns.
@@ -454,9 +464,8 @@ public final class WaitContext: Sendable {
     @inline(never)
     private func resetChanges() {
         state.withLock { state in
-            state.entries.removeAll(where: \.deleted)
-            for index in state.entries.indices { state.entries[index].added = false }
-            mirror.publish(state)
+            state.changeEntries { $0.resetChanges() }
+            mirror.publish(&state)
         }
         hasChanges.store(false, ordering: .releasing)
     }
@@ -465,10 +474,10 @@ public final class WaitContext: Sendable {
     /// Freeing the context does the same.
     /// OpenSSL equivalent: the cleanup calls of `ASYNC_WAIT_CTX_free()`.
     public func runCleanups() {
-        let entries = state.withLock { state -> [Entry] in
+        let entries = state.withLock { state -> EntryList in
             let entries = state.entries
-            state.entries.removeAll()
-            mirror.publish(state)
+            state.changeEntries { $0.removeAll() }
+            mirror.publish(&state)
             return entries
         }
         let address = UInt(bitPattern: ObjectIdentifier(self))
@@ -497,7 +506,7 @@ public final class WaitContext: Sendable {
                 state.callback = newValue
                 state.batchForm = nil
                 state.foreignCallback = nil
-                if hadForeign { mirror.publish(state) }
+                if hadForeign { mirror.publish(&state) }
             }
         }
     }
@@ -508,7 +517,7 @@ public final class WaitContext: Sendable {
             state.callback = callback
             state.batchForm = nil
             state.foreignCallback = foreign
-            mirror.publish(state)
+            mirror.publish(&state)
         }
     }
 
@@ -527,7 +536,7 @@ public final class WaitContext: Sendable {
             state.callback = callback
             state.batchForm = batchForm
             state.foreignCallback = nil
-            if hadForeign { mirror.publish(state) }
+            if hadForeign { mirror.publish(&state) }
         }
     }
 

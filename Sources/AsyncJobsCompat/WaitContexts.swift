@@ -85,20 +85,22 @@ public func SAJ_WAIT_CTX_set_wait_fd(
 }
 
 // SAJ_WAIT_CTX_get_fd, get_all_fds, get_changed_fds and get_callback are C
-// (saj_wait_ctx_readers.c): they read the context's mirror (WaitContextMirror.swift) without
-// crossing into Swift, and call these whole versions when the mirror cannot answer (a NULL
-// argument, entries that are not mirrored, a publish under way, or a layout they do not know).
+// (saj_wait_ctx_readers.c): they read the context's mirror (WaitContextMirror.swift) at a fixed
+// offset without crossing into Swift, and call these whole versions when the mirror cannot
+// answer (a NULL argument, entries that are not mirrored, a publish under way).
 
-/// The byte offset of a wait context's mirror from the object's address, if the C readers'
-/// struct describes it: `expected` holds `count` values in the order of
-/// `WaitContext.mirrorLayout` after its first (the struct's `offsetof`s and constants); 0 if
-/// any differs (the C readers then always call the whole versions below).
-@c(_saj_wait_mirror_base)
-func sajWaitMirrorBase(_ expected: UnsafePointer<Int>, _ count: Int) -> Int {
+/// Compares the C readers' description of the mirror (`expected`: `count` values, in the order
+/// of `WaitContext.mirrorLayout`: the struct's offset in the object, its `offsetof`s and
+/// constants) with the mirror as Swift lays it out: -1 if they agree, else the position of the
+/// first value that differs (the C library then stops the process, naming it). Called once, when
+/// the library is loaded.
+@c(_saj_wait_mirror_check)
+func sajWaitMirrorCheck(_ expected: UnsafePointer<Int>, _ count: Int) -> Int {
     let layout = WaitContext.mirrorLayout
-    guard count == layout.count - 1 else { return 0 }
-    for index in 0..<count where unsafe expected[index] != layout[index + 1] { return 0 }
-    return layout[0]
+    for index in 0..<max(count, layout.count) {
+        guard index < count, index < layout.count, unsafe expected[index] == layout[index] else { return index }
+    }
+    return -1
 }
 
 /// SAJ_WAIT_CTX_get_fd, whole.

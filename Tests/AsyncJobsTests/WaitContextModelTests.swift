@@ -13,13 +13,15 @@ struct WaitContextModel {
         let key: Int
         let fd: Int32
         let data: Int
+        /// Whether it was set with a cleanup.
+        let cleanup: Bool
         var added: Bool
         var deleted: Bool
     }
     var entries: [Entry] = []
 
-    mutating func set(key: Int, fd: Int32, data: Int) {
-        entries.append(Entry(key: key, fd: fd, data: data, added: true, deleted: false))
+    mutating func set(key: Int, fd: Int32, data: Int, cleanup: Bool = true) {
+        entries.append(Entry(key: key, fd: fd, data: data, cleanup: cleanup, added: true, deleted: false))
     }
     func get(key: Int) -> (fd: Int32, data: Int)? {
         entries.last { !$0.deleted && $0.key == key }.map { ($0.fd, $0.data) }
@@ -40,7 +42,7 @@ struct WaitContextModel {
         for index in entries.indices { entries[index].added = false }
     }
     /// Cleanup calls of a free, newest first: "fd/data".
-    var cleanups: [String] { entries.reversed().filter { !$0.deleted }.map { "\($0.fd)/\($0.data)" } }
+    var cleanups: [String] { entries.reversed().filter { !$0.deleted && $0.cleanup }.map { "\($0.fd)/\($0.data)" } }
 }
 
 enum ModelOperation {
@@ -55,7 +57,9 @@ enum ModelOperation {
 
 /// How the model's keys and custom data are made: the context answers one-word keys (and
 /// custom data that is a word or nothing) from its lock-free mirror while it holds at most four
-/// entries, and everything else under its lock; the model checks both.
+/// entries, and everything else under its lock; it keeps up to four entries of plain words
+/// (one-word key, word or no custom data, no Swift cleanup) inline, and all of them in an array
+/// once one does not fit. The model checks every combination.
 enum ModelKeyStyle: CaseIterable, Sendable {
     /// `Key(Int)` and `Int` custom data: always under the lock.
     case value
@@ -63,14 +67,31 @@ enum ModelKeyStyle: CaseIterable, Sendable {
     case word
     /// `Key(ObjectIdentifier)` (an engine's key) and `UInt` custom data: the mirror.
     case object
+    /// `Key(UInt)` and `UInt` custom data without a cleanup: the C library's entries, inline
+    /// while there are at most four.
+    case inlineWord
+    /// Keys 0 and 2 `Key(UInt)`, key 1 `Key(ObjectIdentifier)`, `UInt` custom data, a cleanup
+    /// only on key 2: inline C and Swift keys together (the mirror's two groups of slots), until
+    /// a key-2 entry or a fifth one moves them all into the array.
+    case inlineMixed
 
     private static let objects = [ModelKeyObject(), ModelKeyObject(), ModelKeyObject()]
 
     func key(_ key: Int) -> WaitContext.Key {
         switch self {
         case .value: WaitContext.Key(key)
-        case .word: WaitContext.Key(UInt(key))
+        case .word, .inlineWord: WaitContext.Key(UInt(key))
         case .object: WaitContext.Key(ObjectIdentifier(ModelKeyStyle.objects[key]))
+        case .inlineMixed: key == 1 ? WaitContext.Key(ObjectIdentifier(ModelKeyStyle.objects[key])) : WaitContext.Key(UInt(key))
+        }
+    }
+
+    /// Whether an entry under `key` is set with a cleanup.
+    func hasCleanup(_ key: Int) -> Bool {
+        switch self {
+        case .value, .word, .object: true
+        case .inlineWord: false
+        case .inlineMixed: key == 2
         }
     }
 
@@ -124,11 +145,17 @@ struct WaitContextModelTests {
                     while let operation = remaining.popFirst() {
                         switch operation {
                         case .set(let key, let fd, let data):
-                            model.set(key: key, fd: fd, data: data)
-                            context.setWaitFD(FileDescriptor(rawValue: fd), forKey: style.key(key), customData: style.data(data)) {
-                                _, fd, data in
-                                cleanupLog.withLock { $0.append("\(fd.rawValue)/\(style.read(data) ?? -1)") }
+                            model.set(key: key, fd: fd, data: data, cleanup: style.hasCleanup(key))
+                            var cleanup: WaitContext.Cleanup? = nil
+                            if style.hasCleanup(key) {
+                                cleanup = { _, fd, data in
+                                    let line = "\(fd.rawValue)/\(style.read(data) ?? -1)"
+                                    cleanupLog.withLock { $0.append(line) }
+                                }
                             }
+                            context.setWaitFD(
+                                FileDescriptor(rawValue: fd), forKey: style.key(key), customData: style.data(data),
+                                cleanup: cleanup)
                         case .clear(let key):
                             let expected = model.clear(key: key)
                             if context.clearWaitFD(forKey: style.key(key)) != expected { mismatches.append("clear \(key)") }

@@ -75,6 +75,26 @@ static int pause_twice(void *arg)
 
 /* A software engine: one eventfd per ctx under its own key, made readable by "hardware"
  * (here, the application); tolerates a spurious resume. */
+/* More entries than this library keeps inline (four): set in one segment, some cleared in the
+ * next (old ones: reported deleted; a new one: never existed), a fifth set again. */
+static int many_job(void *arg)
+{
+    ASYNC_WAIT_CTX *ctx = ASYNC_get_wait_ctx(ASYNC_get_current_job());
+    (void)arg;
+    ASYNC_WAIT_CTX_set_wait_fd(ctx, key1, fdA, "dataA", print_cleanup);
+    ASYNC_WAIT_CTX_set_wait_fd(ctx, key2, fdB, "dataB", print_cleanup);
+    ASYNC_WAIT_CTX_set_wait_fd(ctx, key3, fdC, NULL, NULL);
+    ASYNC_WAIT_CTX_set_wait_fd(ctx, key4, fdD, "dataD", print_cleanup);
+    ASYNC_WAIT_CTX_set_wait_fd(ctx, key1, fdX, "dataX", print_cleanup);
+    ASYNC_pause_job();
+    ASYNC_WAIT_CTX_set_wait_fd(ctx, key2, fdA, "dataA2", print_cleanup);
+    ASYNC_WAIT_CTX_clear_fd(ctx, key3);
+    ASYNC_WAIT_CTX_clear_fd(ctx, key2);
+    ASYNC_WAIT_CTX_clear_fd(ctx, key1);
+    ASYNC_pause_job();
+    return 1;
+}
+
 static int work_done;
 static int engine_job(void *arg)
 {
@@ -187,6 +207,28 @@ int main(void)
     say("free: done");
     ASYNC_WAIT_CTX_free(NULL);
     say("free(NULL): ok");
+
+    /* More entries than this library keeps inline, over job segments, then freed. */
+    ctx = ASYNC_WAIT_CTX_new();
+    ASYNC_JOB *many = NULL;
+    int many_ret = 0;
+    rc = ASYNC_start_job(&many, ctx, &many_ret, many_job, NULL, 0);
+    show_fds("five set", ctx);
+    fd = -7; data = NULL;
+    rc = ASYNC_WAIT_CTX_get_fd(ctx, key1, &fd, &data);
+    say("five set: get key1: %d fd %s data %s", rc, fd_name(fd), (char *)data);
+    rc = ASYNC_start_job(&many, ctx, &many_ret, many_job, NULL, 0);
+    show_fds("three cleared, one set and cleared", ctx);
+    rc = ASYNC_WAIT_CTX_get_fd(ctx, key1, &fd, &data);
+    say("three cleared: get key1: %d fd %s data %s", rc, fd_name(fd), (char *)data);
+    rc = ASYNC_WAIT_CTX_get_fd(ctx, key3, &fd, &data);
+    say("three cleared: get key3: %d", rc);
+    rc = ASYNC_start_job(&many, ctx, &many_ret, many_job, NULL, 0);
+    say("many: rc=%s ret=%d", result_name(rc), many_ret);
+    show_fds("many finished", ctx);
+    freed_ctx = ctx;
+    ASYNC_WAIT_CTX_free(ctx);
+    say("many: freed");
 
     /* Changed fds over job segments. */
     ctx = ASYNC_WAIT_CTX_new();

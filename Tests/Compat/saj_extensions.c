@@ -231,7 +231,7 @@ static void test_reads_race_a_writer(void)
          ASYNC_WAIT_CTX_set_wait_fd(raced_ctx, &stable_key, 42, &stable_key, NULL) == 1);
     pthread_t writer;
     pthread_create(&writer, NULL, keep_writing, NULL);
-    long reads = 0, wrong = 0;
+    long reads = 0, wrong = 0, wrong_lists = 0;
     while (!writer_done || reads < 200000) {
         OSSL_ASYNC_FD fd = -1;
         void *data = NULL;
@@ -239,10 +239,23 @@ static void test_reads_race_a_writer(void)
         if (!ASYNC_WAIT_CTX_get_fd(raced_ctx, &stable_key, &fd, &data) || fd != 42 || data != &stable_key) wrong++;
         /* The count alone (no array), as a caller sizes its array first. */
         if (!ASYNC_WAIT_CTX_get_all_fds(raced_ctx, NULL, &count) || count < 1 || count > 9) wrong++;
+        /* The lists themselves (an array for the most there can be): the stable fd exactly once,
+         * last (it is the oldest), every other one the writer's; nothing deleted (each of the
+         * writer's entries is added and cleared within the change period: it never existed). */
+        OSSL_ASYNC_FD all[16], added[16], deleted[16];
+        size_t nadded = 0, ndeleted = 0;
+        if (!ASYNC_WAIT_CTX_get_all_fds(raced_ctx, all, &count) || count < 1 || count > 9 || all[count - 1] != 42)
+            wrong_lists++;
+        else
+            for (size_t i = 0; i + 1 < count; i++) wrong_lists += all[i] < 100 || all[i] > 107;
+        if (!ASYNC_WAIT_CTX_get_changed_fds(raced_ctx, added, &nadded, deleted, &ndeleted) || nadded < 1 ||
+            nadded > 9 || added[nadded - 1] != 42 || ndeleted != 0)
+            wrong_lists++;
         reads++;
     }
     pthread_join(writer, NULL);
     STEP("racing reads: get_fd always found the stable entry, get_all_fds a possible count", wrong == 0);
+    STEP("racing reads: get_all_fds and get_changed_fds always a possible list", wrong_lists == 0);
     size_t count = 0;
     STEP("racing reads: the writer's entries are gone",
          ASYNC_WAIT_CTX_get_all_fds(raced_ctx, NULL, &count) == 1 && count == 1);
