@@ -137,6 +137,9 @@ public final class JobLoop: Sendable {
     let wakeFD: FileDescriptor
     let epollFD: FileDescriptor
     let loopThreadID = Atomic<UInt>(0)
+    /// The submitter number its thread takes (see ``SubmitterNumber``), if its group reserved
+    /// one; -1 otherwise.
+    let reservedSubmitterNumber = Atomic<Int>(-1)
     let statisticsRunning = Atomic<Int>(0)
     let statisticsCompleted = Atomic<Int>(0)
     let statisticsResumes = Atomic<Int>(0)
@@ -193,7 +196,14 @@ public final class JobLoop: Sendable {
     /// Creates a loop running on a new thread of its own.
     /// - Throws: as ``init(configuration:)``; ``JobLoopError/Code/threadUnavailable``.
     public static func spawn(configuration: Configuration = Configuration()) throws(JobLoopError) -> JobLoop {
+        try spawn(configuration: configuration, submitterNumber: nil)
+    }
+
+    /// As ``spawn(configuration:)``, its thread taking `submitterNumber` (reserved by a group)
+    /// rather than the next free one.
+    package static func spawn(configuration: Configuration, submitterNumber: Int?) throws(JobLoopError) -> JobLoop {
         let loop = try JobLoop(configuration: configuration)
+        if let submitterNumber { loop.reservedSubmitterNumber.store(submitterNumber, ordering: .relaxed) }
         switch PlatformThread.spawn(name: "aj-job-loop", { loop.run() }) {
         case .success(let thread):
             loop.shared.withLock { $0.thread = thread }
@@ -222,6 +232,10 @@ public final class JobLoop: Sendable {
         }
         precondition(!AsyncJob.isInJob, "JobLoop.run() called from inside a job")
         loopThreadID.store(PlatformThread.currentID, ordering: .relaxed)
+        // Its own shard in engines that shard by submitting thread (SimulatedAccelerator): a
+        // group's loops get consecutive numbers it reserved, a loop of its own the next one.
+        let reserved = reservedSubmitterNumber.load(ordering: .relaxed)
+        if reserved >= 0 { SubmitterNumber.adopt(reserved) } else { SubmitterNumber.claim() }
         let core = JobLoopCore(loop: self)
         core.run()
         core.tearDown()

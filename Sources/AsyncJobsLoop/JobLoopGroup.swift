@@ -63,7 +63,12 @@ public final class JobLoopGroup: Sendable {
         var loops: [JobLoop] = []
         loops.reserveCapacity(loopCount)
         do {
-            for _ in 0..<loopCount { loops.append(try JobLoop.spawn(configuration: configuration)) }
+            // Consecutive submitter numbers: the loops submit to different shards of an engine
+            // sharded by submitting thread (SimulatedAccelerator).
+            let firstNumber = SubmitterNumber.reserve(loopCount)
+            for index in 0..<loopCount {
+                loops.append(try JobLoop.spawn(configuration: configuration, submitterNumber: firstNumber + index))
+            }
         } catch {
             for loop in loops { loop.shutdownAndWait(.cancel) }
             throw error

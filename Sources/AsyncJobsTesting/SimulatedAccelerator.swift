@@ -10,11 +10,17 @@
 // (`Moderation`): down to an eighth of the longest (latency / 10, at most 100 us) while a job
 // loop keeps up with them, the longest while it falls behind anyway.
 //
-// Invariants: `busy <= slots` counts the requests holding a slot (in `incoming` or the timer
-// thread's `inFlight`); both hold them in deadline order (equal latencies, deadlines assigned
-// under the lock from a monotonic clock: FIFO order is deadline order, and every request in
-// `incoming` is due no earlier than those already in flight); requests wait in `waiting` only
-// while every slot is busy, and enter a slot in arrival order.
+// Submissions go to per-thread shards (see `AcceleratorDevice`), so that the threads of a group
+// of loops never write the same cache line when they submit.
+//
+// Invariants: at most `slots` requests hold a slot (in a shard's `incoming` or the timer
+// thread's ring for that shard); the free slots, the shards' credits and the requests holding
+// a slot add up to `slots`. Each shard's requests are in deadline order (equal latencies,
+// deadlines assigned under the shard's lock from a monotonic clock: FIFO order is deadline
+// order, and every request in a shard's `incoming` is due no earlier than those of that shard
+// already in flight). A request waits only while no shard has a credit for it (or, for a
+// moment, while one that its submitter did not find holds one), and waiting requests enter
+// slots in arrival order within their shard.
 import AsyncJobs
 import AsyncJobsLoop
 import Synchronization
@@ -90,6 +96,13 @@ public final class SimulatedAccelerator: Sendable {
     /// The most requests that were in flight at once.
     public var peakInFlight: Int { device.peakInFlight }
 
+    /// How many submission shards the device has (one per submitting thread as far as this
+    /// allows; see ``AcceleratorDevice``).
+    package var shardCount: Int { device.shardCount }
+
+    /// The shard a thread with submitter number `number` submits to.
+    package func shard(forSubmitter number: Int) -> Int { device.shard(forSubmitter: number) }
+
     /// Completes every accepted request at its deadline, then stops the timer thread. Later
     /// submissions complete at once. Idempotent.
     public func shutdown() {
@@ -103,81 +116,188 @@ public final class SimulatedAccelerator: Sendable {
 
 /// The device's state and timer thread.
 ///
-/// Submitters and the timer thread share one lock, held for O(1) work on both sides: a
-/// submission appends to `incoming`; the timer thread swaps `incoming` out whole and keeps the
-/// requests in flight in a ring of its own. (With one shared ring, the timer thread held the lock
-/// while it took every due request out, and a loop submitting a million requests a second slept
-/// on it at almost every expiry.)
+/// Submissions go to shards, one per submitting thread as far as the shard count allows (a
+/// thread's ``SubmitterNumber`` picks its shard), as a QAT device gives each thread a ring of its
+/// own: each shard has its own lock, its own list of requests given a slot and a deadline, its
+/// own list of requests waiting for a slot, and its own slot credits, on cache lines of its own.
+/// So two loops submitting at once never write the same line (with one lock, list and slot count
+/// for the device, every operation of a group of loops moved those lines between processors,
+/// and a loop's CPU per operation rose by two thirds beside a second loop). The timer thread
+/// drains every shard, keeps each shard's requests in flight in a ring of its own (each in
+/// deadline order: deadlines are assigned under the shard's lock from a monotonic clock), and
+/// hands out the slots:
+///
+/// - A submission takes one of its shard's credits (a slot set aside for that shard) and enters
+///   its slot at once. With none left it takes half of the credits of another shard that has
+///   some (the only time a submitter writes another shard's lines); with none anywhere it waits
+///   in its shard, and the first request to wait asks the timer thread for a pass at once
+///   (waking it from its park or its timer), so that it never waits for the next deadline.
+/// - At each pass the timer thread frees the slots of the requests that fell due, gives slots
+///   to the waiting requests, oldest first across the shards (taking back credits other shards
+///   are not using, as many as needed), returns each shard the slots its own requests freed
+///   (the jobs they resume will submit again), and splits any slots still free among the shards
+///   that had to wait.
+///
+/// So a request waits only while every slot is held by a request (or, for a moment, set aside
+/// for a shard it did not find credits in), at the latest until the pass it asked for; waiting
+/// requests enter slots in arrival order within their shard. Invariant: the free slots
+/// (the timer thread's), the shards' credits and the requests holding a slot (in a shard's
+/// `incoming` or the timer thread's rings) add up to `slots`.
 final class AcceleratorDevice: Sendable {
     private struct Slot {
         let deadline: UInt64
         let request: any AcceleratorRequest
     }
-    private struct State {
-        /// Requests given a slot and a deadline since the timer thread last looked, in deadline
-        /// order (deadlines are assigned under the lock from a monotonic clock).
-        var incoming = RingBuffer<Slot>()
-        /// Requests waiting for a free slot, in arrival order.
-        var waiting = RingBuffer<any AcceleratorRequest>()
-        /// Requests holding a slot: in `incoming` or in the timer thread's ring.
-        var busy = 0
-        var parked = false
-        var stopping = false
-        var stopped = false
-        var thread: PlatformThread?
-        var completed = 0
-        var peak = 0
+    private struct Waiter {
+        /// When it was submitted: the timer thread gives slots to waiting requests in this order.
+        let arrival: UInt64
+        let request: any AcceleratorRequest
     }
-    private let state = FutexMutex(State())
+    /// 64 bytes that nothing touches.
+    private typealias CacheLinePad = (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+    /// One shard: written by its submitters at every operation, by the timer thread once per pass.
+    private struct Shard {
+        /// Keeps the fields below off the line of the lock's object header and of whatever the
+        /// allocator placed before it (the lock adds padding after its word).
+        private let leadingPad: CacheLinePad = (0, 0, 0, 0, 0, 0, 0, 0)
+        /// Requests given a slot and a deadline since the timer thread last looked, in deadline
+        /// order.
+        var incoming = RingBuffer<Slot>()
+        /// Requests waiting for a slot, in arrival order.
+        var waiting = RingBuffer<Waiter>()
+        /// Slots set aside for this shard's next submissions.
+        var credits = 0
+        /// A request waits here and has asked the timer thread for a pass.
+        var starved = false
+        /// The device has stopped: submissions complete at once.
+        var stopped = false
+    }
+    private enum Admission {
+        case inSlot, waiting, firstToWait, refused
+    }
+
+    private let shards: [FutexMutex<Shard>]
     private let parker = ThreadParker()
-    private let timer: FileDescriptor
+    private let timer: TimerDescriptor
     private let latency: UInt64
     private let slots: Int
     /// The longest moderation interval: a tenth of the latency, at most 100 us.
     private let moderationInterval: UInt64
+    /// The timer thread is parked, or about to park (set only by it; cleared by whoever wakes it).
+    private let parked = Atomic<Bool>(false)
+    /// A waiting request asked for a pass: the timer thread does not sleep until it has made one.
+    private let passRequested = Atomic<Bool>(false)
+    private let stopping = Atomic<Bool>(false)
+    private let completed = Atomic<Int>(0)
+    private let peak = Atomic<Int>(0)
+    private let thread = FutexMutex<PlatformThread?>(nil)
 
     init(latencyNanoseconds: UInt64, slots: Int) throws(JobLoopError) {
         self.latency = latencyNanoseconds
         self.slots = slots
         self.moderationInterval = min(100_000, latencyNanoseconds / 10)
+        // Twice the processors (a loop per processor, and room for other submitting threads),
+        // a power of two for the mask; at most 64, which the timer thread visits at every pass.
+        let wanted = min(64, 2 * ProcessorCount.available)
+        var count = 2
+        while count < wanted { count *= 2 }
+        self.shards = (0..<count).map { _ in FutexMutex(Shard(), trailingBytes: 64) }
         switch TimerFD.make() {
-        case .success(let fd): timer = fd
+        case .success(let fd): timer = TimerDescriptor(fd)
         case .failure(let errno): throw JobLoopError(.setupFailed, underlying: errno)
         }
         switch PlatformThread.spawn(name: "aj-accelerator", { [self] in self.run() }) {
-        case .success(let thread): state.withLock { $0.thread = thread }
-        case .failure(let errno):
-            EventCounter.close(timer)
-            throw JobLoopError(.threadUnavailable, underlying: errno)
+        case .success(let spawned): thread.withLock { $0 = spawned }
+        case .failure(let errno): throw JobLoopError(.threadUnavailable, underlying: errno)
         }
     }
 
-    var completedCount: Int { state.withLock { $0.completed } }
-    var peakInFlight: Int { state.withLock { $0.peak } }
+    var completedCount: Int { completed.load(ordering: .acquiring) }
+    var shardCount: Int { shards.count }
+    func shard(forSubmitter number: Int) -> Int { number & (shards.count - 1) }
+    var peakInFlight: Int { peak.load(ordering: .relaxed) }
 
     func submit(_ request: some AcceleratorRequest) {
-        let (accepted, wake) = state.withLock { state -> (Bool, Bool) in
-            if state.stopped { return (false, false) }
-            if state.busy < slots {
-                state.busy += 1
-                state.peak = max(state.peak, state.busy)
-                state.incoming.append(Slot(deadline: MonotonicClock.nanoseconds() + latency, request: request))
-            } else {
-                state.waiting.append(request)
-            }
-            let wake = state.parked
-            state.parked = false
-            return (true, wake)
+        let own = shard(forSubmitter: SubmitterNumber.current)
+        var admission = shards[own].withLock { state -> Admission in
+            if state.stopped { return .refused }
+            // Credits only remain while nothing waits here (whoever adds credits serves the
+            // waiting requests first), so taking one keeps the shard's arrival order.
+            guard state.credits > 0 else { return .waiting }
+            state.credits -= 1
+            state.incoming.append(Slot(deadline: MonotonicClock.nanoseconds() + latency, request: request))
+            return .inSlot
         }
-        if !accepted { return request.complete() }
-        if wake { parker.unpark() }
+        if admission == .waiting {
+            // Out of credits: take half of another shard's before waiting (a thread that
+            // submits from several threads in turn, as Swift concurrency's do, leaves credits
+            // in the shards of the threads its requests came from). Only this path touches
+            // another shard's line; a job loop, whose requests come back to the thread that
+            // submitted them, gets its credits back from the timer thread.
+            let stolen = stealCredits(for: own)
+            admission = shards[own].withLock { state -> Admission in
+                if state.stopped { return .refused }
+                state.credits += stolen
+                let deadline = MonotonicClock.nanoseconds() + latency
+                while state.credits > 0, let waiter = state.waiting.popFirst() {
+                    state.incoming.append(Slot(deadline: deadline, request: waiter.request))
+                    state.credits -= 1
+                }
+                if state.credits > 0 {
+                    state.credits -= 1
+                    state.incoming.append(Slot(deadline: deadline, request: request))
+                    return .inSlot
+                }
+                state.waiting.append(Waiter(arrival: deadline - latency, request: request))
+                if state.starved { return .waiting }
+                state.starved = true
+                return .firstToWait
+            }
+        }
+        switch admission {
+        case .refused:
+            return request.complete()
+        case .firstToWait:
+            // Set before the timer is armed: the timer thread reads it after arming its own
+            // deadline, so either it sees the request or this arming comes after its own.
+            passRequested.store(true, ordering: .sequentiallyConsistent)
+            TimerFD.arm(timer.fd, deadline: 1)
+        case .inSlot, .waiting:
+            break
+        }
+        // The timer thread sets `parked` before it looks at the shards a last time, under each
+        // shard's lock: if it looked before this submission, this read sees the flag.
+        if parked.load(ordering: .relaxed) && parked.exchange(false, ordering: .acquiringAndReleasing) {
+            parker.unpark()
+        }
+    }
+
+    /// Takes half (rounded up) of the credits of the first other shard that has any.
+    private func stealCredits(for own: Int) -> Int {
+        for offset in 1..<shards.count {
+            let taken = shards[(own + offset) & (shards.count - 1)].withLock { state -> Int in
+                let taken = (state.credits + 1) / 2
+                state.credits -= taken
+                return taken
+            }
+            if taken > 0 { return taken }
+        }
+        return 0
     }
 
     /// The timer thread.
     private func run() {
-        // The requests in flight, in deadline order; only this thread touches them.
-        var inFlight = RingBuffer<Slot>()
-        // Both moved from, element by element, never copied: every reference count taken here
+        let count = shards.count
+        // Each shard's requests in flight, in deadline order; only this thread touches them.
+        var inFlight = [RingBuffer<Slot>](repeating: RingBuffer(), count: count)
+        // Each shard's waiting requests taken from it, in arrival order.
+        var pending = [RingBuffer<Waiter>](repeating: RingBuffer(), count: count)
+        // Those given a slot at this pass, and the credits given to each shard.
+        var promoted = [RingBuffer<Waiter>](repeating: RingBuffer(), count: count)
+        var freed = [Int](repeating: 0, count: count)
+        var grants = [Int](repeating: 0, count: count)
+        var starved = [Bool](repeating: false, count: count)
+        // Moved from, element by element, never copied: every reference count taken here
         // would be a write to a request's line, which the loop's thread wrote last.
         var arrivals = RingBuffer<Slot>()
         var due = RingBuffer<any AcceleratorRequest>()
@@ -186,45 +306,136 @@ final class AcceleratorDevice: Sendable {
         var moderation = Moderation(longest: moderationInterval)
         var ledDeadline: UInt64 = 0
         var lastWake: UInt64 = 0
+        // Slots neither held by a request nor set aside for a shard.
+        var free = slots
+        var inFlightCount = 0
+        var pendingCount = 0
         while true {
+            passRequested.store(false, ordering: .sequentiallyConsistent)
             let now = MonotonicClock.nanoseconds()
-            while let deadline = inFlight.first?.deadline, deadline <= now, let slot = inFlight.popFirst() {
-                due.append(slot.request)
-            }
-            let stop = state.withLock { state -> Bool in
-                state.completed += due.count
-                state.busy -= due.count
-                // Freed slots go to waiting requests, which start now.
-                while state.busy < slots, let request = state.waiting.popFirst() {
-                    state.busy += 1
-                    state.incoming.append(Slot(deadline: now + latency, request: request))
+            var held = inFlightCount
+            for shard in 0..<count {
+                freed[shard] = 0
+                while let deadline = inFlight[shard].first?.deadline, deadline <= now,
+                    let slot = inFlight[shard].popFirst()
+                {
+                    due.append(slot.request)
+                    freed[shard] += 1
                 }
-                swap(&arrivals, &state.incoming)
-                if inFlight.isEmpty && arrivals.isEmpty {
-                    if state.stopping {
-                        state.stopped = true
-                        return true
+            }
+            inFlightCount -= due.count
+            free += due.count
+            // Take every shard's new requests (whose slots they already hold) and waiting ones.
+            for shard in 0..<count {
+                starved[shard] = shards[shard].withLock { state -> Bool in
+                    swap(&arrivals, &state.incoming)
+                    while let waiter = state.waiting.popFirst() { pending[shard].append(waiter) }
+                    defer { state.starved = false }
+                    return state.starved
+                }
+                held += arrivals.count
+                inFlightCount += arrivals.count
+                while let slot = arrivals.popFirst() { inFlight[shard].append(slot) }
+                starved[shard] = starved[shard] || !pending[shard].isEmpty
+            }
+            pendingCount = pending.reduce(0) { $0 + $1.count }
+            if held > peak.load(ordering: .relaxed) { peak.store(held, ordering: .relaxed) }
+            completed.wrappingAdd(due.count, ordering: .releasing)
+            // Slots for the waiting requests: the free ones, then credits other shards hold.
+            if pendingCount > free {
+                for shard in 0..<count where free < pendingCount {
+                    free += shards[shard].withLock { state -> Int in
+                        let taken = min(state.credits, pendingCount - free)
+                        state.credits -= taken
+                        return taken
                     }
-                    state.parked = true
                 }
-                return false
             }
-            while let slot = arrivals.popFirst() { inFlight.append(slot) }
+            var promotedCount = 0
+            while promotedCount < free && promotedCount < pendingCount {
+                var oldest = -1
+                for shard in 0..<count {
+                    guard let arrival = pending[shard].first?.arrival else { continue }
+                    if oldest < 0 || arrival < pending[oldest].first!.arrival { oldest = shard }
+                }
+                promoted[oldest].append(pending[oldest].popFirst()!)
+                promotedCount += 1
+            }
+            free -= promotedCount
+            pendingCount -= promotedCount
+            // Each shard gets back the slots its requests freed (less those its own waiting
+            // requests took); what is left goes to the shards that had to wait.
+            var starvedShards = 0
+            for shard in 0..<count {
+                let back = min(free, max(0, freed[shard] - promoted[shard].count))
+                grants[shard] = back
+                free -= back
+                if starved[shard] { starvedShards += 1 }
+            }
+            if free > 0 && starvedShards > 0 && pendingCount == 0 {
+                var share = free / starvedShards + 1
+                for shard in 0..<count where starved[shard] {
+                    share = min(share, free)
+                    grants[shard] += share
+                    free -= share
+                }
+            }
+            for shard in 0..<count where grants[shard] > 0 || !promoted[shard].isEmpty {
+                shards[shard].withLock { state in
+                    // Deadlines from the clock read under the lock keep `incoming` in order.
+                    let deadline = MonotonicClock.nanoseconds() + latency
+                    while let waiter = promoted[shard].popFirst() {
+                        state.incoming.append(Slot(deadline: deadline, request: waiter.request))
+                    }
+                    // Requests that began waiting here since the shard was drained come first.
+                    var credits = grants[shard]
+                    while credits > 0, let waiter = state.waiting.popFirst() {
+                        state.incoming.append(Slot(deadline: deadline, request: waiter.request))
+                        credits -= 1
+                    }
+                    if state.waiting.isEmpty { state.starved = false }
+                    state.credits += credits
+                }
+            }
             // Requests that announce through a batch sink (a JobLoop in callback mode) reach it
             // in one call: one lock and at most one wake-up of the loop per expiry, not one each.
             // Each request is let go of as soon as it is completed, before the batch is announced:
             // their jobs then hold the last references, so each request is freed on the thread
-            // that allocated it.
+            // that allocated it. (Their slots were handed out above: the jobs they resume find
+            // credits in their shards.)
             while let request = due.popFirst() { request.complete(into: &batch) }
             if let caughtUp = batch.flush() { moderation.learn(consumerCaughtUp: caughtUp) }
-            if stop {
-                EventCounter.close(timer)
-                return
-            }
-            guard let deadline = inFlight.first?.deadline else {
-                // Parked above (a submission after that unparks this thread at once).
-                parker.park()
+            guard inFlightCount > 0 else {
+                if pendingCount > 0 { continue }
+                if stopping.load(ordering: .acquiring) {
+                    // Stop each shard that holds nothing: its later submissions complete at once.
+                    var holding = false
+                    for shard in shards {
+                        shard.withLock { state in
+                            if state.incoming.isEmpty && state.waiting.isEmpty {
+                                state.stopped = true
+                            } else {
+                                holding = true
+                            }
+                        }
+                    }
+                    if holding { continue }
+                    return
+                }
+                // Park unless a shard got a request since it was drained (or gets one while this
+                // thread looks: its submitter then sees `parked` and wakes it).
+                parked.store(true, ordering: .relaxed)
+                var holding = false
+                for shard in shards {
+                    if shard.withLock({ !$0.incoming.isEmpty || !$0.waiting.isEmpty }) { holding = true }
+                }
+                if !holding { parker.park() }
+                parked.store(false, ordering: .relaxed)
                 continue
+            }
+            var deadline = UInt64.max
+            for shard in 0..<count {
+                if let first = inFlight[shard].first?.deadline { deadline = min(deadline, first) }
             }
             // Completion moderation, as NICs and QAT moderate interrupts: while requests are
             // dense (on average 16 or more fall due per longest interval), wake at most once
@@ -232,7 +443,7 @@ final class AcceleratorDevice: Sendable {
             // without this, at 1,000+ requests in flight it took 0.75 of a core from the
             // threads driving it. Requests are completed up to one interval late, never early.
             let armedAt = MonotonicClock.nanoseconds()
-            let moderated = inFlight.count * Int(moderationInterval) >= 16 * Int(latency)
+            let moderated = inFlightCount * Int(moderationInterval) >= 16 * Int(latency)
             let earliest = moderated ? lastWake &+ moderation.interval : 0
             var target: UInt64
             if deadline <= armedAt {
@@ -248,23 +459,35 @@ final class AcceleratorDevice: Sendable {
                 ledDeadline = deadline
                 target = max(target, earliest)
             }
-            TimerFD.arm(timer, deadline: target)
-            TimerFD.waitForExpiry(timer)
+            TimerFD.arm(timer.fd, deadline: target)
+            // A request that began waiting after the pass started armed the timer to expire at
+            // once, before or after this arming; in the second case only this flag tells.
+            if passRequested.load(ordering: .sequentiallyConsistent) { continue }
+            TimerFD.waitForExpiry(timer.fd)
             lastWake = MonotonicClock.nanoseconds()
-            lead.learn(lateness: lastWake &- target)
+            // Woken before the target only by a waiting request: that says nothing of lateness.
+            if lastWake >= target { lead.learn(lateness: lastWake - target) }
         }
     }
 
     func shutdown() {
-        let thread = state.withLock { state -> PlatformThread? in
-            state.stopping = true
-            defer { state.thread = nil }
-            return state.thread
+        stopping.store(true, ordering: .releasing)
+        let joining = thread.withLock { thread -> PlatformThread? in
+            defer { thread = nil }
+            return thread
         }
+        parked.store(false, ordering: .relaxed)
         parker.unpark()
-        // The timer thread closes the timerfd as it ends; joining makes sure it has.
-        if let thread, thread.id != PlatformThread.currentID { thread.join() }
+        if let joining, joining.id != PlatformThread.currentID { joining.join() }
     }
+}
+
+/// The device's timerfd, closed when the device is freed: a submitter may arm it (to wake the
+/// timer thread) after that thread has ended, never after the device is gone.
+private final class TimerDescriptor: Sendable {
+    let fd: FileDescriptor
+    init(_ fd: FileDescriptor) { self.fd = fd }
+    deinit { EventCounter.close(fd) }
 }
 
 /// How far ahead of a deadline the timer thread asks to be woken: three quarters of its recent

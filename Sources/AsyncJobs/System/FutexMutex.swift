@@ -42,6 +42,18 @@ import _CSystemShims
         unsafe storage.withUnsafeMutablePointerToElements { unsafe $0.initialize(to: 0) }
     }
 
+    /// Creates the lock around `value`, its word followed by at least `trailingBytes` bytes
+    /// that nothing touches. With padding at the start of `value` as well, a lock that one
+    /// thread takes at a high rate shares no cache line with whatever the allocator places
+    /// beside it (a lock per submitting thread, as an engine's submission shards are).
+    package init(_ value: consuming Value, trailingBytes: Int) {
+        let initial = consume value
+        let words = 1 + (max(0, trailingBytes) + MemoryLayout<UInt32>.stride - 1) / MemoryLayout<UInt32>.stride
+        let buffer = Storage.create(minimumCapacity: words) { _ in initial }
+        storage = unsafe unsafeDowncast(buffer, to: Storage.self)
+        unsafe storage.withUnsafeMutablePointerToElements { unsafe $0.initialize(repeating: 0, count: words) }
+    }
+
     /// Runs `body` with exclusive access to the value. Inlinable: the other modules of the package
     /// (the loop, the C library) would otherwise call an unspecialized generic that looks up
     /// `Value`'s metadata at every lock.
