@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Lower-case hexadecimal, the encoding of the server's answers.
+import NIOCore
 
 /// Lower-case hexadecimal, as the server's responses use it.
 public enum Hex {
@@ -14,6 +15,21 @@ public enum Hex {
         }
         return String(decoding: text, as: UTF8.self)
     }
+
+    /// The hex digits of `bytes`, as ASCII in a new buffer from `allocator` (no `String` made).
+    public static func encode(_ bytes: [UInt8], allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: bytes.count * 2)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: bytes.count * 2) { text in
+            for (index, byte) in bytes.enumerated() {
+                text[2 * index] = digits[Int(byte >> 4)]
+                text[2 * index + 1] = digits[Int(byte & 0xF)]
+            }
+            return bytes.count * 2
+        }
+        return buffer
+    }
+
+    private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// The bytes of a hex string, or nil if it is not one.
     public static func decode(_ text: String) -> [UInt8]? {

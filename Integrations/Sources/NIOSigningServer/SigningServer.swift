@@ -198,7 +198,10 @@ public final class SigningServer: Sendable {
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let lane = service.lane(for: channel.eventLoop)
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        // No outbound header validation: the handler writes only headers it builds
+                        // itself, and the validator would scan them on the event loop per answer.
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                            withErrorHandling: true, withOutboundHeaderValidation: false)
                         try channel.pipeline.syncOperations.addHandler(
                             SigningHandler(service: service, lane: lane, mode: mode))
                     }

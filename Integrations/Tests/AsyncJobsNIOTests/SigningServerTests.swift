@@ -81,6 +81,83 @@ import Testing
         try await server.stop()
     }
 
+    /// Answers on one keep-alive connection, of different lengths and statuses in turn: each
+    /// carries its own content-length and keeps the connection open (the handler reuses a
+    /// connection's headers while the length stays the same).
+    @Test(arguments: [SigningServer.Execution.job(.callback), .threadPool])
+    func answersOnOneKeepAliveConnectionCarryTheirOwnLength(execution: SigningServer.Execution) async throws {
+        let server = try await SigningServer.start(.init(workers: 2, execution: execution))
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: server.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    return try NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let exchanges: [(HTTPMethod, String, String?, HTTPResponseStatus)] = [
+            (.GET, "/ping", nil, .ok), (.POST, "/sign", "first", .ok), (.GET, "/mode", nil, .ok),
+            (.POST, "/sign", "second", .ok), (.GET, "/nothing-here", nil, .notFound), (.POST, "/sign", "third", .ok),
+            (.GET, "/public-key", nil, .ok), (.GET, "/ping", nil, .ok),
+        ]
+        try await channel.executeThenClose { inbound, outbound in
+            var responses = inbound.makeAsyncIterator()
+            for (method, path, body, expectedStatus) in exchanges {
+                var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
+                head.headers.add(name: "host", value: "127.0.0.1:\(server.port)")
+                head.headers.add(name: "content-length", value: "\(body?.utf8.count ?? 0)")
+                var parts: [HTTPClientRequestPart] = [.head(head)]
+                if let body { parts.append(.body(.byteBuffer(ByteBuffer(string: body)))) }
+                parts.append(.end(nil))
+                try await outbound.write(contentsOf: parts)
+                guard case .head(let response) = try await responses.next() else {
+                    Issue.record("\(method) \(path): no response head")
+                    return
+                }
+                var text = ""
+                while case .body(let buffer) = try await responses.next() { text += String(buffer: buffer) }
+                #expect(response.status == expectedStatus, "\(method) \(path)")
+                #expect(response.headers["content-length"] == ["\(text.utf8.count)"], "\(method) \(path)")
+                #expect(response.headers["connection"] == ["keep-alive"], "\(method) \(path)")
+                if let body {
+                    #expect(SignatureCheck.isValidP256(text, message: Array(body.utf8), publicKey: server.publicKey))
+                }
+            }
+        }
+        #expect(server.signaturesServed == 3)
+        try await server.stop()
+    }
+
+    @Test func hexIntoABufferMatchesHexAsText() {
+        let bytes = (0...255).map { UInt8($0) }
+        let buffer = Hex.encode(bytes, allocator: ByteBufferAllocator())
+        #expect(String(buffer: buffer) == Hex.encode(bytes))
+        #expect(Hex.decode(String(buffer: buffer)) == bytes)
+        #expect(Hex.encode([], allocator: ByteBufferAllocator()).readableBytes == 0)
+    }
+
+    /// Each tag starts from a copy of the HMAC that absorbed the key: tags of different messages
+    /// in turn, and concurrently from several threads, are each the message's own.
+    @Test func everyDeviceTagIsItsOwnMessagesHMAC() async throws {
+        let key = (0..<32).map { UInt8($0 * 7 & 0xFF) }
+        let device = try DeviceSigner(latency: .microseconds(20), slots: 8, key: key)
+        func expected(_ message: [UInt8]) -> [UInt8] {
+            Array(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
+        }
+        for message in [[UInt8](), Array("a".utf8), Array("b".utf8), Array("a".utf8), [UInt8](repeating: 9, count: 200)] {
+            #expect(try device.tag(for: message) == expected(message))
+        }
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            for index in 0..<16 {
+                group.addTask {
+                    let message = Array("message \(index)".utf8)
+                    return try device.tag(for: message) == expected(message)
+                }
+            }
+            for try await matches in group { #expect(matches) }
+        }
+        device.shutdown()
+    }
+
     @Test func unknownPathsAreNotFound() async throws {
         let server = try await SigningServer.start()
         let client = HTTPTestClient(port: server.port)
