@@ -171,6 +171,17 @@ final class AcceleratorDevice: Sendable {
         var starved = false
         /// The device has stopped: submissions complete at once.
         var stopped = false
+
+        /// Gives slots to the waiting requests, oldest first, while `credits` last (each at
+        /// `deadline`), and returns the credits left.
+        mutating func admitWaiting(credits: Int, deadline: UInt64) -> Int {
+            var credits = credits
+            while credits > 0, let waiter = waiting.popFirst() {
+                incoming.append(Slot(deadline: deadline, request: waiter.request))
+                credits -= 1
+            }
+            return credits
+        }
     }
     private enum Admission {
         case inSlot, waiting, firstToWait, refused
@@ -237,12 +248,8 @@ final class AcceleratorDevice: Sendable {
             let stolen = stealCredits(for: own)
             admission = shards[own].withLock { state -> Admission in
                 if state.stopped { return .refused }
-                state.credits += stolen
                 let deadline = MonotonicClock.nanoseconds() + latency
-                while state.credits > 0, let waiter = state.waiting.popFirst() {
-                    state.incoming.append(Slot(deadline: deadline, request: waiter.request))
-                    state.credits -= 1
-                }
+                state.credits = state.admitWaiting(credits: state.credits + stolen, deadline: deadline)
                 if state.credits > 0 {
                     state.credits -= 1
                     state.incoming.append(Slot(deadline: deadline, request: request))
@@ -388,11 +395,7 @@ final class AcceleratorDevice: Sendable {
                         state.incoming.append(Slot(deadline: deadline, request: waiter.request))
                     }
                     // Requests that began waiting here since the shard was drained come first.
-                    var credits = grants[shard]
-                    while credits > 0, let waiter = state.waiting.popFirst() {
-                        state.incoming.append(Slot(deadline: deadline, request: waiter.request))
-                        credits -= 1
-                    }
+                    let credits = state.admitWaiting(credits: grants[shard], deadline: deadline)
                     if state.waiting.isEmpty { state.starved = false }
                     state.credits += credits
                 }

@@ -6,7 +6,6 @@ import NIOCore
 public enum Hex {
     /// The hex digits of `bytes`.
     public static func encode(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
         var text: [UInt8] = []
         text.reserveCapacity(bytes.count * 2)
         for byte in bytes {
@@ -29,6 +28,7 @@ public enum Hex {
         return buffer
     }
 
+    /// The sixteen digits, lower case, as ASCII.
     private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// The bytes of a hex string, or nil if it is not one.

@@ -339,7 +339,7 @@ public struct SpeedRunner: Sendable {
     /// over every entry, where one long window per entry left each comparison to whichever
     /// entry such a moment fell on.
     /// - Parameter finished: called after each round of each entry, with the entry's index and
-    ///   the round's result (for progress).
+    ///   the round's result, in the order the rounds ran.
     /// - Returns: one combined result per entry, in `plan`'s order.
     /// - Throws: if an engine, the accelerator or a loop cannot be created.
     public func measureRounds(
